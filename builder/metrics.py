@@ -1,0 +1,562 @@
+"""Per-round network metrics, computed incrementally and cached per round.
+
+The cumulative graph G_k is grown round by round: components come from a union-find,
+triangles are counted as each edge arrives (so clustering is O(n) per round), and the
+costly figures (reach within two steps, shortest paths, betweenness) are computed only
+for rounds whose data changed, thanks to :class:`MetricsCache`. Paths and betweenness
+are exact while the largest component has at most ``exact_paths_up_to`` people and come
+from a fixed-seed sample of BFS sources above that (flagged ``sampled``).
+
+Nothing here knows names: people are node indices (order of first appearance), so the
+cache can never leak a private participant; ``network.py`` turns indices into public labels.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import operator
+import random
+import statistics
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
+
+from .rounds import Round, RoundData
+
+#: Number of BFS sources used for paths and betweenness above the exact-size limit.
+SAMPLE_SOURCES = 32
+#: How many top-betweenness people each round reports (public names only are shown).
+TOP_BRIDGES = 5
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """A metric's key in :class:`RoundMetrics`, its table label and its precise definition."""
+
+    key: str
+    label: str
+    section: str  # "round" (this round only) or "cumulative" (G_k)
+    definition: str
+
+
+METRICS: tuple[MetricDef, ...] = (
+    MetricDef(
+        "participants",
+        "Participants",
+        "round",
+        "People seen in round k: in a group (whether or not it met) or listed as unmatched.",
+    ),
+    MetricDef("newcomers", "Newcomers", "round", "Participants of round k not seen in any earlier round."),
+    MetricDef(
+        "lapsed",
+        "Lapsed",
+        "round",
+        "People who took part in round k-1 but not in round k (0 in the first round).",
+    ),
+    MetricDef("pairs", "Pairs", "round", "Groups of two proposed in round k (met or not)."),
+    MetricDef("triads", "Triads", "round", "Groups of three proposed in round k (met or not)."),
+    MetricDef(
+        "completion_rate",
+        "Completion rate",
+        "round",
+        "Groups that met divided by groups proposed in round k (met: false groups did not meet).",
+    ),
+    MetricDef(
+        "new_connections",
+        "New connections",
+        "round",
+        "Pairs of people who met in round k and had not met in any earlier round (a triad is three pairs).",
+    ),
+    MetricDef(
+        "repeat_pairings",
+        "Repeat pairings",
+        "round",
+        "Pairs of people who met in round k and had already met in an earlier round.",
+    ),
+    MetricDef(
+        "round_cross_org_share",
+        "Cross-organisation share (round)",
+        "round",
+        "Of the pairs who met in round k where both organisations are known, the share whose "
+        "organisations differ.",
+    ),
+    MetricDef(
+        "bridging_pairs",
+        "Bridging pairs",
+        "round",
+        "Pairs who met in round k, were both already in G_(k-1) and were in different connected "
+        "components of G_(k-1).",
+    ),
+    MetricDef("people", "People", "cumulative", "Nodes of G_k: everyone seen in any round up to k."),
+    MetricDef(
+        "connections",
+        "Distinct connections",
+        "cumulative",
+        "Edges of G_k: distinct pairs of people who met in a group in any round up to k.",
+    ),
+    MetricDef(
+        "components",
+        "Connected components",
+        "cumulative",
+        "Connected components of G_k, counting each isolated person as a component.",
+    ),
+    MetricDef(
+        "largest_component",
+        "Largest component",
+        "cumulative",
+        "Number of people in the largest component of G_k.",
+    ),
+    MetricDef(
+        "largest_share",
+        "Largest component share",
+        "cumulative",
+        "Largest component size divided by the number of people in G_k (the headline figure).",
+    ),
+    MetricDef(
+        "isolated", "Isolated people", "cumulative", "People in G_k who have not met anyone yet (degree 0)."
+    ),
+    MetricDef(
+        "degree_mean",
+        "People met (mean)",
+        "cumulative",
+        "Mean degree of G_k: the average number of different people each person has met.",
+    ),
+    MetricDef("degree_median", "People met (median)", "cumulative", "Median degree of G_k."),
+    MetricDef("degree_max", "People met (max)", "cumulative", "Largest degree in G_k."),
+    MetricDef(
+        "density",
+        "Density",
+        "cumulative",
+        "Edges of G_k divided by the n(n-1)/2 possible pairs among its n people.",
+    ),
+    MetricDef(
+        "reach2_mean",
+        "Reach within two steps",
+        "cumulative",
+        "Mean, over people in G_k, of the number of other people they reach in at most two steps "
+        "(people they met plus the people those met).",
+    ),
+    MetricDef(
+        "clustering",
+        "Average clustering",
+        "cumulative",
+        "Mean over people in G_k of the share of pairs of their contacts who have also met each other "
+        "(0 for people with fewer than two contacts).",
+    ),
+    MetricDef(
+        "path_mean",
+        "Average shortest path",
+        "cumulative",
+        "Mean number of steps between two different people of the largest component of G_k; exact up to "
+        "the configured size, above it the mean distance from a fixed-seed sample of sources (sampled).",
+    ),
+    MetricDef(
+        "diameter",
+        "Diameter",
+        "cumulative",
+        "Longest shortest path in the largest component of G_k; when sampled, the longest distance from "
+        "the sampled sources (a lower bound).",
+    ),
+    MetricDef(
+        "cross_org_share",
+        "Cross-organisation share",
+        "cumulative",
+        "Of the edges of G_k whose two people both have a known organisation, the share across organisations.",
+    ),
+    MetricDef(
+        "ei_index",
+        "E-I index",
+        "cumulative",
+        "(external - internal) / (external + internal) edges of G_k by organisation, from -1 (all within "
+        "organisations) to +1 (all across); edges with an unknown organisation are left out.",
+    ),
+    MetricDef(
+        "top_bridges",
+        "Top bridging people",
+        "cumulative",
+        "The people with the highest betweenness centrality in the largest component of G_k (the share of "
+        "shortest paths passing through them); only public people are named. Sampled like the paths.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RoundMetrics:
+    """Everything measured for round k; see :data:`METRICS` for definitions."""
+
+    round: int
+    participants: int
+    newcomers: int
+    lapsed: int
+    pairs: int
+    triads: int
+    completion_rate: float | None
+    new_connections: int
+    repeat_pairings: int
+    round_cross_org_share: float | None
+    bridging_pairs: int
+    people: int
+    connections: int
+    components: int
+    largest_component: int
+    largest_share: float
+    isolated: int
+    degree_mean: float
+    degree_median: float
+    degree_max: int
+    density: float
+    reach2_mean: float
+    clustering: float
+    path_mean: float | None
+    diameter: int | None
+    cross_org_share: float | None
+    ei_index: float | None
+    sampled: bool  # paths, diameter and betweenness came from a sample of sources
+    bridge_nodes: tuple[int, ...]  # node indices, highest betweenness first (no names here)
+    top_bridges: tuple[str, ...] = ()  # public names, filled in by network.py
+    top_bridges_private: int = 0  # how many of bridge_nodes are not named
+
+
+class MetricsCache:
+    """A plain dict wrapper holding per-round metrics (and layouts) keyed by data hashes.
+
+    Pass the same object to successive builds so that an edit to round 7 reuses rounds 1-6.
+    """
+
+    def __init__(self) -> None:
+        self.rounds: dict[str, RoundMetrics] = {}
+        self.layouts: dict[str, Any] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> RoundMetrics | None:
+        found = self.rounds.get(key)
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    def put(self, key: str, value: RoundMetrics) -> None:
+        self.rounds[key] = value
+
+    def retain(self, keys: Iterable[str]) -> None:
+        """Forget entries not used by the latest build, so a long `serve` session stays small."""
+        keep = set(keys)
+        self.rounds = {k: v for k, v in self.rounds.items() if k in keep}
+
+
+@dataclass
+class _UnionFind:
+    parent: list[int] = field(default_factory=list)
+    size: list[int] = field(default_factory=list)
+    count: int = 0
+    largest: int = 0
+
+    def add(self) -> None:
+        self.parent.append(len(self.parent))
+        self.size.append(1)
+        self.count += 1
+        self.largest = max(self.largest, 1)
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+        self.count -= 1
+        self.largest = max(self.largest, self.size[ra])
+
+
+@dataclass
+class GraphState:
+    """G_k grown edge by edge; cheap to replay from round 1 on every build."""
+
+    orgs: Mapping[str, str | None]
+    index: dict[str, int] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    adj: list[set[int]] = field(default_factory=list)
+    bits: list[int] = field(default_factory=list)
+    triangles: list[int] = field(default_factory=list)
+    org_of: list[str | None] = field(default_factory=list)
+    edges: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    uf: _UnionFind = field(default_factory=_UnionFind)
+    external: int = 0
+    internal: int = 0
+
+    def node(self, pid: str) -> int:
+        found = self.index.get(pid)
+        if found is not None:
+            return found
+        i = len(self.order)
+        self.index[pid] = i
+        self.order.append(pid)
+        self.adj.append(set())
+        self.bits.append(1 << i)
+        self.triangles.append(0)
+        self.org_of.append(self.orgs.get(pid))
+        self.uf.add()
+        return i
+
+    def add_edge(self, a: int, b: int, round_number: int) -> None:
+        key = (a, b) if a < b else (b, a)
+        if key in self.edges:
+            self.edges[key].append(round_number)
+            return
+        self.edges[key] = [round_number]
+        common = self.adj[a] & self.adj[b]
+        for w in common:
+            self.triangles[w] += 1
+        self.triangles[a] += len(common)
+        self.triangles[b] += len(common)
+        self.adj[a].add(b)
+        self.adj[b].add(a)
+        self.bits[a] |= 1 << b
+        self.bits[b] |= 1 << a
+        self.uf.union(a, b)
+        oa, ob = self.org_of[a], self.org_of[b]
+        if oa is not None and ob is not None:
+            if oa == ob:
+                self.internal += 1
+            else:
+                self.external += 1
+
+
+def data_fingerprint(data: RoundData, exact_paths_up_to: int, seed: int) -> str:
+    """What every round's metrics depend on besides the rounds themselves (organisations, settings)."""
+    orgs = sorted((pid, p.organisation or "") for pid, p in data.people.items())
+    return _digest(repr((orgs, exact_paths_up_to, seed, SAMPLE_SOURCES, TOP_BRIDGES)))
+
+
+def round_keys(data: RoundData, fingerprint: str) -> list[str]:
+    """Chain hash per round: the key of round k covers rounds 1..k, so editing k leaves earlier keys alone."""
+    keys: list[str] = []
+    previous = fingerprint
+    for rnd in data.rounds:
+        body = repr((rnd.number, [(g.people, g.met) for g in rnd.groups], rnd.unmatched))
+        previous = _digest(previous + body)
+        keys.append(previous)
+    return keys
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def compute_all(
+    data: RoundData, exact_paths_up_to: int = 2000, seed: int = 7, cache: MetricsCache | None = None
+) -> tuple[list[RoundMetrics], GraphState]:
+    """Metrics for every round plus the final graph state (reused by layout and diagram)."""
+    orgs = {pid: p.organisation for pid, p in data.people.items()}
+    state = GraphState(orgs=orgs)
+    keys = round_keys(data, data_fingerprint(data, exact_paths_up_to, seed))
+    results: list[RoundMetrics] = []
+    previous: set[str] = set()
+    for rnd, key in zip(data.rounds, keys, strict=True):
+        cached = cache.get(key) if cache is not None else None
+        this_round = _advance(state, rnd, previous)
+        if cached is None:
+            cached = _measure(state, rnd.number, this_round, exact_paths_up_to, seed)
+            if cache is not None:
+                cache.put(key, cached)
+        results.append(cached)
+        previous = set(rnd.participants())
+    if cache is not None:
+        cache.retain(keys)
+    return results, state
+
+
+def _advance(state: GraphState, rnd: Round, previous: set[str]) -> dict[str, Any]:
+    """Apply round k to the state; return the this-round figures (needs G_(k-1), so before edges)."""
+    participants = rnd.participants()
+    newcomers = sum(1 for pid in participants if pid not in state.index)
+    present_before = set(state.index)
+    met_pairs = [pair for g in rnd.groups if g.met for pair in combinations(g.people, 2)]
+    new = repeat = bridging = cross = known = 0
+    for a, b in met_pairs:
+        if a in present_before and b in present_before:
+            ia, ib = state.index[a], state.index[b]
+            key = (ia, ib) if ia < ib else (ib, ia)
+            if key in state.edges:
+                repeat += 1
+            else:
+                new += 1
+            bridging += state.uf.find(ia) != state.uf.find(ib)
+        else:
+            new += 1
+        oa, ob = state.orgs.get(a), state.orgs.get(b)
+        if oa is not None and ob is not None:
+            known += 1
+            cross += oa != ob
+    for pid in participants:
+        state.node(pid)
+    for a, b in met_pairs:
+        state.add_edge(state.index[a], state.index[b], rnd.number)
+    groups = len(rnd.groups)
+    met = sum(1 for g in rnd.groups if g.met)
+    return {
+        "participants": len(participants),
+        "newcomers": newcomers,
+        "lapsed": len(previous - set(participants)),
+        "pairs": sum(1 for g in rnd.groups if len(g.people) == 2),
+        "triads": sum(1 for g in rnd.groups if len(g.people) == 3),
+        "completion_rate": met / groups if groups else None,
+        "new_connections": new,
+        "repeat_pairings": repeat,
+        "round_cross_org_share": cross / known if known else None,
+        "bridging_pairs": bridging,
+    }
+
+
+def _measure(
+    state: GraphState, number: int, this_round: dict[str, Any], limit: int, seed: int
+) -> RoundMetrics:
+    n = len(state.order)
+    degrees = [len(a) for a in state.adj]
+    edges = len(state.edges)
+    paths = _path_figures(state, limit, seed, number)
+    ties = state.external + state.internal
+    return RoundMetrics(
+        round=number,
+        **this_round,
+        people=n,
+        connections=edges,
+        components=state.uf.count,
+        largest_component=state.uf.largest,
+        largest_share=state.uf.largest / n if n else 0.0,
+        isolated=degrees.count(0),
+        degree_mean=sum(degrees) / n if n else 0.0,
+        degree_median=float(statistics.median(degrees)) if n else 0.0,
+        degree_max=max(degrees, default=0),
+        density=2 * edges / (n * (n - 1)) if n > 1 else 0.0,
+        reach2_mean=_reach2_mean(state),
+        clustering=_average_clustering(state.triangles, degrees),
+        cross_org_share=state.external / ties if ties else None,
+        ei_index=(state.external - state.internal) / ties if ties else None,
+        **paths,
+    )
+
+
+def _reach2_mean(state: GraphState) -> float:
+    """Bitset OR of neighbours' neighbourhoods: one C-level big-int OR per edge end."""
+    bits = state.bits
+    total = 0
+    for v, neighbours in enumerate(state.adj):
+        if neighbours:
+            total += (
+                functools.reduce(operator.or_, map(bits.__getitem__, neighbours), bits[v]).bit_count() - 1
+            )
+    return total / len(bits) if bits else 0.0
+
+
+def _average_clustering(triangles: list[int], degrees: list[int]) -> float:
+    if not degrees:
+        return 0.0
+    total = sum(2 * t / (d * (d - 1)) for t, d in zip(triangles, degrees, strict=True) if d > 1)
+    return total / len(degrees)
+
+
+def _largest_component(state: GraphState) -> list[int]:
+    """Members of the largest component (ties: the one holding the earliest-seen person)."""
+    uf = state.uf
+    roots = [uf.find(v) for v in range(len(state.order))]
+    best = max(range(len(roots)), key=lambda v: (uf.size[roots[v]], -v))
+    target = roots[best]
+    return [v for v, r in enumerate(roots) if r == target]
+
+
+def _path_figures(state: GraphState, limit: int, seed: int, number: int) -> dict[str, Any]:
+    if state.uf.largest < 2:
+        return {"path_mean": None, "diameter": None, "sampled": False, "bridge_nodes": ()}
+    members = _largest_component(state)
+    matrix = _csr(state, members)
+    m = len(members)
+    sampled = m > limit
+    if sampled:
+        rng = random.Random(seed * 1_000_003 + number)
+        sources = sorted(rng.sample(range(m), SAMPLE_SOURCES))
+    else:
+        sources = list(range(m))
+    dist = shortest_path(matrix, method="D", directed=False, unweighted=True, indices=sources)
+    path_mean = float(dist.sum() / (len(sources) * (m - 1)))
+    diameter = int(dist.max())
+    scores = brandes(matrix, dist.astype(np.int32), sources)
+    order = sorted(range(m), key=lambda i: (-scores[i], members[i]))
+    top = tuple(members[i] for i in order[:TOP_BRIDGES] if scores[i] > 1e-12)
+    return {"path_mean": path_mean, "diameter": diameter, "sampled": sampled, "bridge_nodes": top}
+
+
+def _csr(state: GraphState, members: list[int]) -> csr_matrix:
+    """Adjacency matrix of the given nodes (relabelled 0..m-1), both directions."""
+    local = {v: i for i, v in enumerate(members)}
+    rows: list[int] = []
+    cols: list[int] = []
+    for v in members:
+        i = local[v]
+        for u in state.adj[v]:
+            rows.append(i)
+            cols.append(local[u])
+    size = len(members)
+    return csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(size, size))
+
+
+def brandes(matrix: csr_matrix, dist: np.ndarray, sources: list[int]) -> np.ndarray:
+    """Unnormalised betweenness from the given BFS sources (all of them = exact), vectorised per level.
+
+    ``dist[i]`` holds the distances from ``sources[i]``; the graph must be connected. Each
+    undirected pair is counted once when all sources are used (as networkx does with
+    ``normalized=False``); a sample is scaled up by ``m / len(sources)``.
+    """
+    m = matrix.shape[0]
+    coo = matrix.tocoo()
+    tails, heads = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    scores = np.zeros(m)
+    for i, source in enumerate(sources):
+        d = dist[i]
+        on_path = d[heads] == d[tails] + 1
+        t, h = tails[on_path], heads[on_path]
+        level = d[t].astype(np.int16)
+        order = np.argsort(level, kind="stable")
+        t, h, level = t[order], h[order], level[order]
+        bounds = np.searchsorted(level, np.arange(int(level.max(initial=0)) + 2))
+        sigma = np.zeros(m)
+        sigma[source] = 1.0
+        for lo, hi in _spans(bounds):
+            sigma += np.bincount(h[lo:hi], weights=sigma[t[lo:hi]], minlength=m)
+        delta = np.zeros(m)
+        for lo, hi in reversed(list(_spans(bounds))):
+            tt, hh = t[lo:hi], h[lo:hi]
+            delta += np.bincount(tt, weights=sigma[tt] / sigma[hh] * (1.0 + delta[hh]), minlength=m)
+        delta[source] = 0.0
+        scores += delta
+    return scores / 2.0 * (m / len(sources))
+
+
+def _spans(bounds: np.ndarray) -> Iterator[tuple[int, int]]:
+    for j in range(len(bounds) - 1):
+        if bounds[j + 1] > bounds[j]:
+            yield int(bounds[j]), int(bounds[j + 1])
+
+
+def with_names(metrics: RoundMetrics, names: list[str | None]) -> RoundMetrics:
+    """Fill ``top_bridges`` with the public names of ``bridge_nodes`` (``names[i]`` is None if private)."""
+    public = tuple(n for n in (names[i] for i in metrics.bridge_nodes) if n is not None)
+    return replace(metrics, top_bridges=public, top_bridges_private=len(metrics.bridge_nodes) - len(public))
