@@ -1,0 +1,352 @@
+"""Jinja rendering: Site -> {output path: bytes}.
+
+Nothing here touches the disk except Jinja's template loading. Templates are
+looked up in the site's own ``templates/`` first, then the theme's; the prefix
+``theme:`` always names the theme's original so an override can extend it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from .errors import SiteError
+from .markup import EMBED_PLACEHOLDER
+from .model import Post, Tag
+from .site import Site
+from .staticsvg import render_svg
+from .taxonomy import archive, fold_tag, paginate
+
+FINGERPRINTED = (".css", ".js")
+BUILTIN_THEMES = Path(__file__).resolve().parent.parent / "themes"
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Where templates and static files come from."""
+
+    template_dirs: tuple[Path, ...]  # site override first, then the theme
+    theme_templates: Path
+    static_dirs: tuple[Path, ...]  # theme static, then the site's own (site wins)
+
+
+def find_theme(source: Path, name: str) -> Theme:
+    """The site's ``themes/<name>`` if present, else the theme shipped with netjournal."""
+    for base in (source / "themes", BUILTIN_THEMES):
+        if (base / name / "templates").is_dir():
+            theme_dir = base / name
+            break
+    else:
+        raise SiteError("site.yaml", None, f"theme '{name}' not found", "use theme: default or add themes/<name>/templates/")
+    overrides = source / "templates"
+    dirs = (overrides, theme_dir / "templates") if overrides.is_dir() else (theme_dir / "templates",)
+    return Theme(dirs, theme_dir / "templates", (theme_dir / "static",))
+
+
+def make_environment(theme: Theme) -> jinja2.Environment:
+    """Autoescaping environment with the override chain and the ``theme:`` prefix."""
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.PrefixLoader({"theme": jinja2.FileSystemLoader(str(theme.theme_templates))}, delimiter=":"),
+            jinja2.FileSystemLoader([str(d) for d in theme.template_dirs]),
+        ]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+def fingerprint_assets(files: Mapping[str, bytes]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """``static/css/style.css`` -> ``static/css/style.<hash>.css`` for CSS/JS; returns (files, url map)."""
+    out: dict[str, bytes] = {}
+    names: dict[str, str] = {}
+    for path, data in files.items():
+        target = path
+        if path.endswith(FINGERPRINTED) and "/vendor/" not in path:
+            digest = hashlib.sha256(data).hexdigest()[:10]
+            stem, dot, ext = path.rpartition(".")
+            target = f"{stem}.{digest}{dot}{ext}"
+        elif "/vendor/" in path and path.endswith(".js"):
+            digest = hashlib.sha256(data).hexdigest()[:10]
+            target = f"{path}"  # vendored files keep their name; a query string busts caches
+            names[path.removeprefix("static/")] = f"{target}?v={digest}"
+            out[target] = data
+            continue
+        out[target] = data
+        names[path.removeprefix("static/")] = target
+    return out, names
+
+
+class Renderer:
+    """Renders every page of a Site; holds the Jinja environment and URL helpers."""
+
+    def __init__(self, site: Site, env: jinja2.Environment, asset_names: Mapping[str, str], extra_css: str = ""):
+        self.site = site
+        self.env = env
+        self.config = site.config
+        self.asset_names = asset_names
+        self.tag_by_key = {tag.key: tag for tag in site.tags}
+        for tag in site.tags:
+            for alias in tag.aliases:
+                self.tag_by_key.setdefault(fold_tag(alias), tag)
+        self._payloads: dict[int, dict[str, Any]] = {}
+        env.globals.update(
+            url=self.url,
+            abs_url=self.abs_url,
+            asset=self.asset,
+            site=self.site_view(),
+        )
+        env.filters.update(date=self.format_date, isodate=_isodate, tojson_safe=_tojson)
+
+    # --- URL helpers -------------------------------------------------------------------------
+    def url(self, path: str = "") -> str:
+        """Site-relative path -> path under base_url (``posts/x/`` -> ``/journal/posts/x/``)."""
+        if path.startswith(("http://", "https://", "mailto:", "#")):
+            return path
+        return self.config.base_path + path.lstrip("/")
+
+    def abs_url(self, path: str = "") -> str:
+        return self.config.site_root + self.url(path)
+
+    def asset(self, path: str) -> str:
+        if path not in self.asset_names:
+            raise SiteError("themes", None, f"template asks for unknown asset '{path}'")
+        return self.url(self.asset_names[path])
+
+    def format_date(self, value: datetime, fmt: str | None = None) -> str:
+        return value.strftime(fmt or self.config.date_format)
+
+    def site_view(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "title": c.title,
+            "description": c.description,
+            "author": c.author,
+            "language": c.language,
+            "base_url": c.base_url,
+            "base_path": c.base_path,
+            "menu": c.menu,
+            "config": c,
+            "show_drafts": self.site.show_drafts,
+            "search": c.search,
+            "has_network": self.site.network is not None,
+            "tags": self.site.tags,
+            "pages": self.site.pages,
+        }
+
+    # --- helpers for templates ------------------------------------------------------------
+    def tags_of(self, post: Post) -> list[Tag]:
+        seen: dict[str, Tag] = {}
+        for name in post.tag_names:
+            tag = self.tag_by_key.get(fold_tag(name))
+            if tag:
+                seen.setdefault(tag.key, tag)
+        return list(seen.values())
+
+    def page_meta(self, kind: str, title: str, url: str, description: str = "", og_type: str = "website") -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "title": title,
+            "url": url,
+            "canonical": self.abs_url(url),
+            "description": description or self.config.description,
+            "og_type": og_type,
+        }
+
+    def render(self, template: str, **context: Any) -> bytes:
+        try:
+            return self.env.get_template(template).render(**context).encode("utf-8")
+        except jinja2.TemplateSyntaxError as exc:
+            raise SiteError(exc.filename or template, exc.lineno, f"template syntax error: {exc.message}") from None
+        except jinja2.UndefinedError as exc:
+            raise SiteError(f"templates/{template}", None, f"template error: {exc.message}",
+                            "see the template context in the README") from None
+
+    # --- network -----------------------------------------------------------------------------
+    def payload(self, up_to: int) -> dict[str, Any]:
+        if up_to not in self._payloads:
+            self._payloads[up_to] = self.site.network.diagram_data(up_to)
+        return self._payloads[up_to]
+
+    def with_diagrams(self, body: str) -> tuple[str, int]:
+        """Swap embed placeholders for the diagram partial; returns (html, highest round embedded)."""
+        rounds = [int(m.group(1)) for m in re.finditer(r'<nj-embed round="(\d+)"', body)]
+        if not rounds or self.site.network is None:
+            return body, 0
+        top = max(rounds)
+        payload = self.payload(top)
+        partial = self.env.get_template("partials/diagram.html")
+
+        def replace(match: re.Match[str]) -> str:
+            attrs = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            number = int(attrs["round"])
+            return partial.render(
+                round=number, mode=attrs["mode"], view=attrs["view"], caption=Markup(attrs["caption"]),  # noqa: S704 - escaped by markup.py
+                svg=render_svg(payload, number, attrs["mode"]), stepper=False,
+            )
+
+        return EMBED_PLACEHOLDER.sub(replace, body), top
+
+    # --- pages -------------------------------------------------------------------------------
+    def pages(self) -> Iterator[tuple[str, bytes]]:
+        yield from self.index_pages()
+        for post in self.site.posts:
+            yield self.post_page(post)
+        for page in self.site.pages:
+            yield self.standalone_page(page)
+        yield from self.tag_pages()
+        yield "archive/index.html", self.render(
+            "archive.html", page=self.page_meta("archive", "Archive", "archive/"), years=archive(self.site.posts)
+        )
+        yield from self.feeds()
+        yield "404.html", self.render("404.html", page=self.page_meta("404", "Page not found", "404.html"))
+        if self.config.search:
+            yield "search/index.html", self.render("search.html", page=self.page_meta("search", "Search", "search/"))
+        yield "robots.txt", self.render("robots.txt")
+        if self.site.network is not None:
+            yield from self.network_pages()
+
+    def index_pages(self) -> Iterator[tuple[str, bytes]]:
+        for pager in paginate(self.site.posts, self.config.paginate, ""):
+            title = self.config.title if pager.number == 1 else f"Page {pager.number}"
+            meta = self.page_meta("index", title, pager.url)
+            yield pager.url + "index.html", self.render("index.html", page=meta, paginator=pager, tags_of=self.tags_of)
+
+    def post_page(self, post: Post) -> tuple[str, bytes]:
+        newer, older = self.site.neighbours(post)
+        body, top = self.with_diagrams(post.html)
+        network_context = self.post_network(post)
+        meta = self.page_meta("post", post.title, post.url, post.description, og_type="article")
+        return post.url + "index.html", self.render(
+            "post.html", page=meta, post=post, body=Markup(body), newer=newer, older=older,  # noqa: S704 - rendered Markdown
+            related=self.site.related.get(post.source, ()), post_tags=self.tags_of(post),
+            unpublished=self.site.is_unpublished(post), network_post=network_context,
+            diagram_payload=self.payload(top) if top else None,
+        )
+
+    def post_network(self, post: Post) -> dict[str, Any] | None:
+        """A post's place in the network: its round and the public people it names."""
+        if self.site.network is None or (post.round is None and not post.with_people):
+            return None
+        people = self.site.round_data.people
+        named = [people[p].name for p in post.with_people if p in people and people[p].public and people[p].name]
+        if self.config.network.labels == "none":
+            named = []
+        private = len(post.with_people) - len(named)
+        return {"round": post.round, "people": named, "others": private}
+
+    def standalone_page(self, page: Any) -> tuple[str, bytes]:
+        body, top = self.with_diagrams(page.html)
+        meta = self.page_meta("page", page.title, page.url, page.description)
+        return page.url + "index.html", self.render(
+            "page.html", page=meta, doc=page, body=Markup(body),  # noqa: S704 - rendered Markdown
+            diagram_payload=self.payload(top) if top else None,
+        )
+
+    def tag_pages(self) -> Iterator[tuple[str, bytes]]:
+        top = max((t.count for t in self.site.tags), default=1)
+        yield "tags/index.html", self.render(
+            "tags.html", page=self.page_meta("tags", "Tags", "tags/", "Every theme in the journal."),
+            tags=self.site.tags, max_count=top,
+        )
+        for tag in self.site.tags:
+            for pager in paginate(tag.posts, self.config.paginate, tag.url):
+                title = tag.name if pager.number == 1 else f"{tag.name} (page {pager.number})"
+                description = f"Posts about {tag.name}."
+                yield pager.url + "index.html", self.render(
+                    "tag.html", page=self.page_meta("tag", title, pager.url, description), tag=tag,
+                    paginator=pager, tags_of=self.tags_of,
+                )
+            yield tag.url + "feed.xml", self.feed(tag.posts, f"{self.config.title}: {tag.name}", tag.url, tag.url + "feed.xml")
+            for alias in tag.aliases:
+                target = self.url(tag.url)
+                yield f"tags/{alias}/index.html", self.render(
+                    "redirect.html", page=self.page_meta("redirect", tag.name, tag.url), target=target
+                )
+
+    def feed(self, posts: tuple[Post, ...], title: str, alternate: str, self_url: str) -> bytes:
+        newest = posts[: self.config.feed_size]
+        updated = max((p.updated or p.date for p in newest), default=datetime(2000, 1, 1).astimezone(self.config.tz))
+        return self.render(
+            "feed.xml", feed={"title": title, "alternate": self.abs_url(alternate), "self": self.abs_url(self_url),
+                              "updated": updated, "posts": newest, "id": self.abs_url(self_url)},
+        )
+
+    def feeds(self) -> Iterator[tuple[str, bytes]]:
+        yield "feed.xml", self.feed(self.site.posts, self.config.title, "", "feed.xml")
+
+    def network_pages(self) -> Iterator[tuple[str, bytes]]:
+        network = self.site.network
+        last = network.rounds[-1].number
+        payload = self.payload(last)
+        yield "network/index.html", self.render(
+            "network.html", page=self.page_meta("network", "The network", "network/",
+                                                "How the UnMentoring network has grown, round by round."),
+            network=network, diagram_payload=payload, svg=render_svg(payload, last), last_round=last,
+        )
+        for view in network.rounds:
+            k = view.number
+            base = f"network/round-{k}/"
+            yield base + "index.html", self.render(
+                "round.html", page=self.page_meta("round", view.title, base, f"The network after {view.title}."),
+                network=network, round=view, diagram_payload=self.payload(k), svg=render_svg(self.payload(k), k),
+                posts=self.site.posts_by_round.get(k, ()), tags_of=self.tags_of,
+            )
+            yield base + f"round-{k}.json", network.export_json(k).encode("utf-8")
+            yield base + f"round-{k}.graphml", network.export_graphml(k).encode("utf-8")
+
+    def sitemap(self, paths: list[str]) -> bytes:
+        lastmod = {p.url: (p.updated or p.date) for p in self.site.posts}
+        entries = []
+        for path in sorted(paths):
+            if path.endswith("index.html") and not path.startswith("tags/") or path == "tags/index.html":
+                url = path.removesuffix("index.html")
+                entries.append({"loc": self.abs_url(url), "lastmod": lastmod.get(url)})
+            elif path.endswith("index.html") and "/page/" not in path and path.startswith("tags/"):
+                url = path.removesuffix("index.html")
+                entries.append({"loc": self.abs_url(url), "lastmod": None})
+        return self.render("sitemap.xml", entries=entries)
+
+
+def _isodate(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _tojson(value: Any) -> Markup:
+    """JSON safe inside <script>: <, >, & and ' become \\u escapes."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+    return Markup(text)  # noqa: S704 - escaped above
+
+
+def render_site(
+    site: Site, env: jinja2.Environment, assets: Mapping[str, bytes], extra: Callable[[Renderer], Iterator[tuple[str, bytes]]] | None = None
+) -> dict[str, bytes]:
+    """Every output file of the site, in memory, keyed by output path."""
+    files, names = fingerprint_assets(assets)
+    renderer = Renderer(site, env, names)
+    out: dict[str, bytes] = dict(files)
+    for path, data in renderer.pages():
+        if path in out:
+            raise SiteError(path, None, "two pages were rendered to the same path", "check slugs and page names")
+        out[path] = data
+    if extra:
+        out.update(extra(renderer))
+    redirects = {p for p in out if p.startswith("tags/") and p.count("/") == 2 and b'http-equiv="refresh"' in out[p]}
+    out["sitemap.xml"] = renderer.sitemap([p for p in out if p.endswith(".html") and p not in redirects and p != "404.html"])
+    return out

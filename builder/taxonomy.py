@@ -1,0 +1,195 @@
+"""Tags (themes), pagination, archives and related posts.
+
+Tags fold case and white space (``Yet``, `` yet `` -> one tag); their slugs are
+ASCII. Everything here is linear in the number of posts (or posts x tags).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slugify import slugify
+
+from .errors import ErrorList, SiteError
+from .markup import render_inline
+from .model import Paginator, Post, Tag
+from .yamlsrc import LineDict, load_yaml
+
+TAGS_FILE = "data/tags.yaml"
+TAG_INFO_KEYS = {"title", "description", "aliases"}
+
+
+def fold_tag(name: str) -> str:
+    """The comparison key of a tag: case-folded, inner white space collapsed."""
+    return " ".join(name.split()).casefold()
+
+
+def tag_slug(name: str) -> str:
+    """ASCII URL slug: ``system leadership`` -> ``system-leadership``, ``#LocalGovDigital`` -> ``localgovdigital``."""
+    return slugify(name) or "tag"
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """One entry of data/tags.yaml."""
+
+    key: str
+    title: str | None
+    description: str
+    aliases: tuple[str, ...]
+    line: int
+
+
+def parse_tag_info(text: str | None, path: str = TAGS_FILE) -> dict[str, TagInfo]:
+    """data/tags.yaml -> folded key -> TagInfo (titles, Markdown descriptions, aliases)."""
+    if text is None:
+        return {}
+    data = load_yaml(text, path)
+    if data is None:
+        return {}
+    if not isinstance(data, LineDict):
+        raise SiteError(path, 1, "tags.yaml must map each tag to its settings", "e.g. yet: {title: Yet, description: …}")
+    errors = ErrorList()
+    infos: dict[str, TagInfo] = {}
+    for name, entry in data.items():
+        line = data.line_of(name)
+        entry = entry or {}
+        if not isinstance(entry, dict):
+            errors.add(path, line, f"tag '{name}' must have title/description/aliases settings")
+            continue
+        for key in entry:
+            if key not in TAG_INFO_KEYS:
+                errors.add(path, _line(entry, key, line), f"unknown key '{key}' for tag '{name}'", "use title, description, aliases")
+        aliases = entry.get("aliases") or []
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        key = fold_tag(str(name))
+        if key in infos:
+            errors.add(path, line, f"tag '{name}' is listed twice (tags are compared ignoring case and spaces)")
+        infos[key] = TagInfo(
+            key, entry.get("title"), str(entry.get("description") or ""), tuple(fold_tag(a) for a in aliases), line
+        )
+    errors.raise_if_any()
+    return infos
+
+
+def _line(container: Any, key: Any, default: int) -> int:
+    return container.line_of(key) if isinstance(container, LineDict) else default
+
+
+def build_tags(
+    posts: Sequence[Post], infos: Mapping[str, TagInfo], base_path: str, tags_path: str = TAGS_FILE
+) -> tuple[Tag, ...]:
+    """Group posts (newest first) by folded tag; display names, descriptions, collision checks."""
+    alias_of = {alias: info.key for info in infos.values() for alias in info.aliases}
+    members: dict[str, list[Post]] = defaultdict(list)
+    first_spelling: dict[str, tuple[Any, str, str]] = {}
+    for post in posts:
+        seen: set[str] = set()
+        for name in post.tag_names:
+            key = alias_of.get(fold_tag(name), fold_tag(name))
+            if key in seen:
+                continue
+            seen.add(key)
+            members[key].append(post)
+            candidate = (post.date, post.source, " ".join(name.split()))
+            if key not in first_spelling or candidate[:2] < first_spelling[key][:2]:
+                first_spelling[key] = candidate
+    errors = ErrorList()
+    by_slug: dict[str, str] = {}
+    tags = []
+    for key in sorted(members):
+        info = infos.get(key)
+        name = (info.title if info and info.title else None) or first_spelling[key][2]
+        slug = tag_slug(key)
+        if slug in by_slug:
+            other = by_slug[slug]
+            errors.add(
+                first_spelling[key][1], _tag_line(first_spelling[key][1], members[key]),
+                f"tag '{name}' and tag '{other}' (in {first_spelling[other][1]}) both have the URL /tags/{slug}/",
+                f"use one spelling, or make one an alias of the other in {tags_path}",
+            )
+            continue
+        by_slug[slug] = key
+        description = render_inline(info.description, base_path) if info and info.description else ""
+        members[key].sort(key=lambda p: (p.date, p.source), reverse=True)
+        aliases = tuple(sorted({tag_slug(a) for a in info.aliases} - {slug})) if info else ()
+        tags.append(Tag(key, slug, name, description, tuple(members[key]), aliases))
+    errors.raise_if_any()
+    return tuple(sorted(tags, key=lambda t: t.name.casefold()))
+
+
+def _tag_line(source: str, posts: list[Post]) -> int | None:
+    for post in posts:
+        if post.source == source:
+            return post.key_lines.get("tags")
+    return None
+
+
+def variant_warnings(tags: Sequence[Tag]) -> list[SiteError]:
+    """Tags that differ only by spaces/hyphens (``localgov digital`` vs ``localgovdigital``)."""
+    groups: dict[str, list[Tag]] = defaultdict(list)
+    for tag in tags:
+        groups[tag.slug.replace("-", "")].append(tag)
+    warnings = []
+    for variants in groups.values():
+        if len(variants) > 1:
+            names = " / ".join(f"'{t.name}'" for t in variants)
+            source = min(p.source for t in variants for p in t.posts)
+            warnings.append(
+                SiteError(source, None, f"warning: tags {names} look like one theme spelt differently",
+                          "pick one spelling, or add an alias in data/tags.yaml")
+            )
+    return warnings
+
+
+def paginate(items: Sequence[Any], per_page: int, base: str) -> list[Paginator]:
+    """Split a listing into pages; an empty listing still has one (empty) page."""
+    chunks = [tuple(items[i : i + per_page]) for i in range(0, len(items), per_page)] or [()]
+    return [Paginator(chunk, n, len(chunks), base) for n, chunk in enumerate(chunks, start=1)]
+
+
+def archive(posts: Sequence[Post]) -> list[tuple[int, list[tuple[int, list[Post]]]]]:
+    """Posts (newest first) grouped by year, then month: [(year, [(month, posts)])]."""
+    years: dict[int, dict[int, list[Post]]] = defaultdict(lambda: defaultdict(list))
+    for post in posts:
+        years[post.date.year][post.date.month].append(post)
+    return [(year, [(month, months[month]) for month in sorted(months, reverse=True)])
+            for year, months in sorted(years.items(), reverse=True)]
+
+
+def related_posts(posts: Sequence[Post], tags: Sequence[Tag], limit: int, candidates_per_tag: int = 200) -> dict[str, tuple[Post, ...]]:
+    """For each post, the posts sharing most tags (newest first on ties).
+
+    Each tag contributes at most ``candidates_per_tag`` neighbours nearest in date, so
+    a popular tag on 10,000 posts stays linear instead of quadratic.
+    """
+    tag_posts = {tag.key: tag.posts for tag in tags}
+    position = {key: {p.source: i for i, p in enumerate(ps)} for key, ps in tag_posts.items()}
+    post_keys = {p.source: {fold for fold in (fold_tag(n) for n in p.tag_names) if fold in tag_posts} for p in posts}
+    # alias spellings: map through tags' posts membership
+    membership: dict[str, list[str]] = defaultdict(list)
+    for key, ps in tag_posts.items():
+        for p in ps:
+            membership[p.source].append(key)
+    result: dict[str, tuple[Post, ...]] = {}
+    half = candidates_per_tag // 2
+    for post in posts:
+        scores: dict[str, int] = defaultdict(int)
+        by_source: dict[str, Post] = {}
+        for key in membership.get(post.source, post_keys.get(post.source, ())):
+            ps = tag_posts[key]
+            i = position[key][post.source]
+            for other in ps[max(0, i - half) : i + half + 1]:
+                if other.source != post.source:
+                    scores[other.source] += 1
+                    by_source[other.source] = other
+        best = heapq.nsmallest(
+            limit, scores, key=lambda s: (-scores[s], -by_source[s].date.timestamp(), s)
+        )
+        result[post.source] = tuple(by_source[s] for s in best)
+    return result

@@ -1,0 +1,100 @@
+"""The only writer of the output folder.
+
+A build is written to a fresh sibling folder and swapped in with renames, so a
+failed build never leaves a half-written site. Files whose bytes did not change
+are hard-linked from the previous output (same inode, same mtime): "unchanged
+files are not rewritten", and a no-change rebuild skips the swap entirely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST = ".netjournal-manifest.json"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What changed on disk."""
+
+    written: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def read_manifest(output: Path) -> dict[str, str]:
+    """{path: digest} of the previous build, or {} when there is none (or it was tampered with)."""
+    try:
+        data = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _safe_relative(path: str) -> bool:
+    parts = Path(path).parts
+    return bool(parts) and not Path(path).is_absolute() and ".." not in parts
+
+
+def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
+    """Atomically replace ``output`` with exactly ``files``; reuse unchanged files."""
+    for path in files:
+        if not _safe_relative(path):
+            raise ValueError(f"refusing to write outside the output folder: {path}")
+    old = read_manifest(output) if output.is_dir() else {}
+    new = {path: digest(data) for path, data in files.items()}
+    changed = tuple(sorted(p for p, d in new.items() if old.get(p) != d))
+    removed = tuple(sorted(set(old) - set(new)))
+    if output.is_dir() and old and not changed and not removed and _intact(output, new):
+        return WriteResult((), (), len(new))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
+    try:
+        for path in sorted(files):
+            target = staging / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            previous = output / path
+            if old.get(path) == new[path] and previous.is_file():
+                try:
+                    os.link(previous, target)
+                    continue
+                except OSError:
+                    pass
+            target.write_bytes(files[path])
+        (staging / MANIFEST).write_text(json.dumps(new, sort_keys=True, indent=0), encoding="utf-8")
+        _swap(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return WriteResult(changed, removed, len(new) - len(changed))
+
+
+def _intact(output: Path, new: Mapping[str, str]) -> bool:
+    """Cheap check that the previous output still has every file (someone may have deleted some)."""
+    return all((output / path).is_file() for path in new)
+
+
+def _swap(staging: Path, output: Path) -> None:
+    if not output.exists():
+        staging.rename(output)
+        return
+    graveyard = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
+    old_home = graveyard / "old"
+    output.rename(old_home)
+    try:
+        staging.rename(output)
+    except OSError:
+        old_home.rename(output)
+        raise
+    shutil.rmtree(graveyard, ignore_errors=True)
