@@ -146,7 +146,7 @@ class Builder:
                 if post.round:
                     by_round.setdefault(post.round, []).append(ref)
             return build_network(round_data, settings, cache=self._network_cache,
-                                 posts_by_person=by_person, posts_by_round=by_round)
+                                 person_posts=by_person, round_posts=by_round)
 
         return factory
 

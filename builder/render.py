@@ -110,6 +110,8 @@ class Renderer:
             abs_url=self.abs_url,
             asset=self.asset,
             site=self.site_view(),
+            round_summary=round_summary,
+            network_summary=network_summary,
         )
         env.filters.update(date=self.format_date, isodate=_isodate, tojson_safe=_tojson)
 
@@ -321,6 +323,31 @@ class Renderer:
                 url = path.removesuffix("index.html")
                 entries.append({"loc": self.abs_url(url), "lastmod": None})
         return self.render("sitemap.xml", entries=entries)
+
+
+def round_summary(view: Any) -> str:
+    """A sentence describing round k's cumulative network: the diagram's text alternative."""
+    m = view.metrics
+    share = round(m.largest_share * 100)
+    text = (
+        f"After {view.title}, {m.people} people had taken part and made {m.connections} distinct connections. "
+        f"The largest connected group holds {m.largest_component} people ({share}%), "
+        f"and there {'is' if m.components == 1 else 'are'} {m.components} separate group{'' if m.components == 1 else 's'}. "
+        f"This round: {m.participants} participants, {m.newcomers} new, {m.new_connections} new connections."
+    )
+    if m.isolated:
+        text += f" {m.isolated} {'person has' if m.isolated == 1 else 'people have'} not met anyone yet."
+    return text
+
+
+def network_summary(network: Any) -> str:
+    """How the network grew from the first to the latest round, in one sentence."""
+    first, last = network.rounds[0], network.rounds[-1]
+    return (
+        f"From {first.title} to {last.title}, the network grew from {first.metrics.people} to {last.metrics.people} people "
+        f"and from {first.metrics.connections} to {last.metrics.connections} connections; the share of people in the "
+        f"largest connected group went from {round(first.metrics.largest_share * 100)}% to {round(last.metrics.largest_share * 100)}%."
+    )
 
 
 def _isodate(value: datetime) -> str:
