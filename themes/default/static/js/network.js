@@ -204,7 +204,8 @@
 
   Diagram.prototype.size = function () {
     var w = Math.max(260, Math.round(this.host.clientWidth || this.figure.clientWidth || 600));
-    var h = Math.round(Math.max(260, Math.min(620, w * 0.8)));
+    // Square on phones (the layout is square), a little wider than tall on desktops.
+    var h = Math.round(w < 560 ? w : Math.min(620, w * 0.8));
     return [w, h];
   };
 
@@ -230,9 +231,11 @@
 
   Diagram.prototype.radius = function (n, count) {
     if (this.view === "orgs") return Math.min(30, 4 + 2.6 * Math.sqrt(+n.data.size || 1));
-    var base = count <= 60 ? 6 : count <= 250 ? 4.5 : count <= SVG_MAX_NODES ? 3.5 : 2.2;
+    var base = count <= 60 ? 7 : count <= 250 ? 4.5 : count <= SVG_MAX_NODES ? 3.5 : 2.2;
     var grow = count <= SVG_MAX_NODES ? 1.3 : 0.6;
-    return Math.min(base * 3, base + grow * Math.sqrt(n.degree));
+    // Dense drawings shrink with the space available so a phone is not a solid blob.
+    var room = count > 250 ? Math.max(0.5, Math.min(1.2, this.scale / 280)) : 1;
+    return room * Math.min(base * 3, base + grow * Math.sqrt(n.degree));
   };
 
   Diagram.prototype.linkWidth = function (l) {
@@ -751,7 +754,8 @@
       ctx.globalAlpha = 1;
     }
     var touches = function (l) { return l.source.id === sel || l.target.id === sel; };
-    var dim = sel ? 0.08 : 0.35;
+    var crowded = view.links.length > 2500;
+    var dim = sel ? 0.08 : crowded ? 0.22 : 0.35;
     if (this.view === "orgs") {
       view.links.forEach(function (l) {
         var a = pos[l.source.id];
@@ -770,7 +774,7 @@
     } else {
       strokeLinks(function (l) { return !l.isNew && (!sel || !touches(l)); }, pal.link, 0.8 * lw, [], dim);
       strokeLinks(function (l) { return l.isNew && (!sel || !touches(l)); }, pal.linkNew, 1.4 * lw,
-        [4 * lw, 3 * lw], sel ? 0.15 : 0.85);
+        [4 * lw, 3 * lw], sel ? 0.15 : crowded ? 0.55 : 0.85);
       if (sel) {
         strokeLinks(function (l) { return touches(l) && !l.isNew; }, pal.link, 1.6 * lw, [], 1);
         strokeLinks(function (l) { return touches(l) && l.isNew; }, pal.linkNew, 2 * lw, [4 * lw, 3 * lw], 1);
@@ -983,8 +987,10 @@
     var th = tip.offsetHeight;
     var maxLeft = Math.max(4, hostBox.width - tw - 4);
     var x = Math.min(maxLeft, Math.max(4, left + 12));
+    // Above the person if it fits inside the drawing, otherwise below.
+    var stageTop = stageBox.top - hostBox.top;
     var y = top - th - 12;
-    if (y < 4) y = top + 14;
+    if (y < stageTop + 4) y = top + 14;
     tip.style.left = x + "px";
     tip.style.top = y + "px";
   };
