@@ -40,6 +40,25 @@ class LineList(list):  # type: ignore[type-arg]
         return self.line
 
 
+def _lenient_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """A date-shaped scalar that is no real date (``2020-13-45``) stays a string.
+
+    PyYAML raises a bare ValueError (no line) for those; as a string the caller
+    can report "'date' is not a date" at the key's line instead of a traceback.
+    """
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError):
+        return loader.construct_scalar(node)
+
+
+class _FastLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The C loader with lenient timestamps."""
+
+
+_FastLoader.add_constructor("tag:yaml.org,2002:timestamp", _lenient_timestamp)
+
+
 class _LineLoader(yaml.SafeLoader):
     """Safe loader building LineDict/LineList with marks (used when lines matter)."""
 
@@ -75,6 +94,7 @@ def _construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> Lin
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _lenient_timestamp)
 
 
 def load_yaml(text: str, path: str, first_line: int = 1) -> Any:
@@ -91,6 +111,8 @@ def load_yaml(text: str, path: str, first_line: int = 1) -> Any:
         raise SiteError(path, line, f"invalid YAML: {problem}", "check indentation, quotes and colons") from None
     except yaml.YAMLError as exc:
         raise SiteError(path, first_line, f"invalid YAML: {exc}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. "!!int abc": constructors raise unmarked
+        raise SiteError(path, first_line, f"invalid YAML value: {exc}", "check explicit !!tags") from None
     if first_line != 1:
         _shift_lines(data, first_line - 1)
     return data
@@ -122,7 +144,7 @@ def load_yaml_fast(text: str, path: str, first_line: int = 1) -> Any:
     For hot paths such as post front matter; callers find key lines themselves.
     """
     try:
-        return yaml.load(text, Loader=_BaseLoader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + first_line) if mark else first_line
@@ -130,3 +152,5 @@ def load_yaml_fast(text: str, path: str, first_line: int = 1) -> Any:
         raise SiteError(path, line, f"invalid YAML: {problem}", "check indentation, quotes and colons") from None
     except yaml.YAMLError as exc:
         raise SiteError(path, first_line, f"invalid YAML: {exc}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. "!!int abc": constructors raise unmarked
+        raise SiteError(path, first_line, f"invalid YAML value: {exc}", "check explicit !!tags") from None
