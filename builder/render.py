@@ -111,6 +111,7 @@ class Renderer:
             asset=self.asset,
             site=self.site_view(),
             round_summary=round_summary,
+            feed_html=self.feed_html,
             network_summary=network_summary,
         )
         env.filters.update(date=self.format_date, isodate=_isodate, tojson_safe=_tojson)
@@ -178,6 +179,20 @@ class Renderer:
         except jinja2.UndefinedError as exc:
             raise SiteError(f"templates/{template}", None, f"template error: {exc.message}",
                             "see the template context in the README") from None
+
+    def feed_html(self, post: Post) -> str:
+        """A post body for feed readers: absolute links, diagrams replaced by a link to the round page."""
+
+        def link(match: re.Match[str]) -> str:
+            number = re.search(r'round="(\d+)"', match.group(1))
+            target = self.abs_url(f"network/round-{number.group(1)}/") if number else self.abs_url("network/")
+            label = f"round {number.group(1)}" if number else "the network"
+            return f'<p><a href="{target}">Network diagram: {label}</a></p>'
+
+        body = EMBED_PLACEHOLDER.sub(link, post.html)
+        base = self.config.base_path
+        root = self.abs_url("")
+        return body.replace(f'href="{base}', f'href="{root}').replace(f'src="{base}', f'src="{root}')
 
     # --- network -----------------------------------------------------------------------------
     def payload(self, up_to: int) -> dict[str, Any]:
@@ -287,6 +302,7 @@ class Renderer:
         return self.render(
             "feed.xml", feed={"title": title, "alternate": self.abs_url(alternate), "self": self.abs_url(self_url),
                               "updated": updated, "posts": newest, "id": self.abs_url(self_url)},
+            tags_of=self.tags_of,
         )
 
     def feeds(self) -> Iterator[tuple[str, bytes]]:
