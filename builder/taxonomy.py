@@ -86,12 +86,15 @@ def build_tags(
 ) -> tuple[Tag, ...]:
     """Group posts (newest first) by folded tag; display names, descriptions, collision checks."""
     alias_of = {alias: info.key for info in infos.values() for alias in info.aliases}
+    # an alias claims its old URL, so any spelling with that slug (``#LocalGovDigital``) is the tag too
+    alias_slugs = {tag_slug(alias): key for alias, key in alias_of.items()}
     members: dict[str, list[Post]] = defaultdict(list)
     first_spelling: dict[str, tuple[Any, str, str]] = {}
     for post in posts:
         seen: set[str] = set()
         for name in post.tag_names:
-            key = alias_of.get(fold_tag(name), fold_tag(name))
+            folded = fold_tag(name)
+            key = folded if folded in infos else alias_of.get(folded) or alias_slugs.get(tag_slug(folded), folded)
             if key in seen:
                 continue
             seen.add(key)
