@@ -24,7 +24,7 @@ from .markup import EMBED_PLACEHOLDER
 from .model import Post, Tag
 from .site import Site
 from .staticsvg import render_svg
-from .taxonomy import archive, fold_tag, paginate
+from .taxonomy import archive, fold_tag, paginate, tag_slug
 
 FINGERPRINTED = (".css", ".js")
 BUILTIN_THEMES = Path(__file__).resolve().parent.parent / "themes"
@@ -156,7 +156,9 @@ class Renderer:
     def tags_of(self, post: Post) -> list[Tag]:
         seen: dict[str, Tag] = {}
         for name in post.tag_names:
-            tag = self.tag_by_key.get(fold_tag(name))
+            folded = fold_tag(name)
+            # aliases are stored as slugs, so a spelling like "#LocalGovDigital" is found by its slug
+            tag = self.tag_by_key.get(folded) or self.tag_by_key.get(tag_slug(folded))
             if tag:
                 seen.setdefault(tag.key, tag)
         return list(seen.values())
