@@ -21,6 +21,7 @@ from .content import parse_page, parse_post
 from .errors import ErrorList, SiteError, SiteErrors
 from .model import Page, Post
 from .render import find_theme, make_environment, render_site
+from .search import add_search
 from .site import Site, assemble
 from .sources import Sources, read_sources
 from .taxonomy import parse_tag_info
@@ -177,6 +178,7 @@ class Builder:
         theme = find_theme(options.source, config.theme)
         env = make_environment(theme)
         files = render_site(site, env, read_assets(theme, sources))
+        files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
         self.last_site = site
         return site, files
 
