@@ -377,3 +377,48 @@ def test_layout_fits_and_screenshots(
         assert widest <= width
         pg.screenshot(path=str(SHOTS / f"{name}-{scheme}-{width}.png"), full_page=True)
     assert errors == []
+
+
+def test_drag_moves_one_node_and_its_links_zoom_buttons_scale(
+    site: dict[str, Any], page_factory: Any
+) -> None:
+    pg, _, errors = page_factory()
+    _open(pg, site["base"] + "/single.html")
+    before = _centres(pg, "k")
+    x, y = before["n3"]
+    pg.mouse.move(x, y)
+    pg.mouse.down()
+    pg.mouse.move(x + 20, y + 10, steps=4)
+    pg.mouse.move(x + 40, y + 30, steps=4)
+    pg.mouse.up()
+    after = _centres(pg, "k")
+    assert abs(after["n3"][0] - (x + 40)) < 1.5 and abs(after["n3"][1] - (y + 30)) < 1.5
+    for node_id, (bx, by) in before.items():
+        if node_id != "n3":
+            assert abs(after[node_id][0] - bx) < 0.5 and abs(after[node_id][1] - by) < 0.5, node_id
+    ends = pg.evaluate(
+        """() => { const l = document.querySelector('#k line[data-source="n3"][data-target="n4"]');
+            const m = l.getScreenCTM(); const p = new DOMPoint(+l.getAttribute('x1'), +l.getAttribute('y1'));
+            const q = p.matrixTransform(m); return [q.x, q.y]; }"""
+    )
+    assert abs(ends[0] - after["n3"][0]) < 1.5 and abs(ends[1] - after["n3"][1]) < 1.5
+    # a drag is not a click: nothing highlighted
+    assert pg.locator("#k").get_attribute("data-nj-selected") in (None, "")
+    # a click highlights, Escape clears
+    pg.locator('#k circle.nj-node[data-id="n6"]').click()
+    assert pg.locator("#k").get_attribute("data-nj-selected") == "n6"
+    assert pg.locator("#k circle.nj-node.nj-faded").count() > 0
+    pg.keyboard.press("Escape")
+    assert pg.locator("#k circle.nj-node.nj-faded").count() == 0
+
+    # zoom in with the button: distances between people grow
+    def spread() -> float:
+        c = _centres(pg, "k")
+        return abs(c["n6"][0] - c["n2"][0])
+
+    wide = spread()
+    pg.get_by_role("button", name="Zoom in").click()
+    assert spread() > wide * 1.3
+    pg.get_by_role("button", name="Reset zoom").click()
+    assert abs(spread() - wide) < 1
+    assert errors == []

@@ -250,6 +250,12 @@
     var fig = this.figure;
     fig.classList.add("nj-js");
     this.host.textContent = "";
+    fig.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && (self.selected || !self.tooltip.hidden)) {
+        self.select(null);
+        self.hideTip();
+      }
+    });
     if (fig.hasAttribute("data-stepper") && this.rounds.length) this.buildStepper();
 
     this.stage = el("div", "nj-stage");
@@ -615,8 +621,7 @@
       .call(this.drag);
     this.nodes = enter.merge(nodes)
       .attr("class", function (d) { return "nj-node " + slotClass(d.slot) + (d.data.me ? " nj-me" : ""); })
-      .attr("aria-label", function (d) { return self.nodeLabel(d); })
-      .attr("aria-describedby", this.tooltip.id);
+      .attr("aria-label", function (d) { return self.nodeLabel(d); });
     this.nodes.interrupt().transition(t).attr("r", function (d) { return d.r; });
 
     var labelData = this.view === "orgs" && view.nodes.length <= 40
@@ -655,7 +660,7 @@
 
   Diagram.prototype.zoomBy = function (factor) {
     var target = this.svg || this.canvas;
-    var sel = reducedMotion.matches ? target : target.transition().duration(250);
+    var sel = reducedMotion.matches ? target : target.transition("nj-zoom").duration(250);
     if (factor === 0) this.zoom.transform(sel, d3.zoomIdentity);
     else this.zoom.scaleBy(sel, factor);
   };
@@ -919,8 +924,8 @@
       this.announcer.textContent = "Showing the connections of " + this.nodeLabel(n) +
         ". Press Escape to clear.";
     } else {
-      this.tooltip.classList.remove("nj-pinned");
-      if (!id) this.announcer.textContent = "";
+      this.hideTip();
+      this.announcer.textContent = "";
     }
   };
 
