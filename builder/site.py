@@ -56,14 +56,18 @@ def visible_posts(posts: Sequence[Post], now: datetime, drafts: bool, future: bo
 
 def check_slugs(posts: Sequence[Post], pages: Sequence[Page], errors: ErrorList) -> None:
     """Two sources may not claim one URL; pages may not shadow the site's own sections."""
-    owners: dict[str, str] = {}
+    owners: dict[str, Post | Page] = {}
     for item in [*posts, *pages]:
         url = item.url
         if url in owners:
-            errors.add(item.source, item.key_lines.get("slug"), f"URL /{url} is also used by {owners[url]}",
+            # blame the file whose explicit ``slug:`` caused the clash, so the line points at it
+            blamed, other = item, owners[url]
+            if "slug" not in blamed.key_lines and "slug" in other.key_lines:
+                blamed, other = other, blamed
+            errors.add(blamed.source, blamed.key_lines.get("slug"), f"URL /{url} is also used by {other.source}",
                        "give one of them a different slug: in its front matter")
         else:
-            owners[url] = item.source
+            owners[url] = item
     for page in pages:
         if page.slug in RESERVED:
             errors.add(page.source, page.key_lines.get("slug"), f"page slug '{page.slug}' clashes with a built-in section",
