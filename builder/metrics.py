@@ -127,8 +127,18 @@ METRICS: tuple[MetricDef, ...] = (
         "cumulative",
         "Mean degree of G_k: the average number of different people each person has met.",
     ),
-    MetricDef("degree_median", "People met (median)", "cumulative", "Median degree of G_k."),
-    MetricDef("degree_max", "People met (max)", "cumulative", "Largest degree in G_k."),
+    MetricDef(
+        "degree_median",
+        "People met (median)",
+        "cumulative",
+        "Median degree of G_k: half of its people have met at least this many different people.",
+    ),
+    MetricDef(
+        "degree_max",
+        "People met (max)",
+        "cumulative",
+        "Largest degree in G_k: the most different people any one person has met.",
+    ),
     MetricDef(
         "density",
         "Density",
@@ -167,7 +177,8 @@ METRICS: tuple[MetricDef, ...] = (
         "cross_org_share",
         "Cross-organisation share",
         "cumulative",
-        "Of the edges of G_k whose two people both have a known organisation, the share across organisations.",
+        "Of the edges of G_k whose two people both have a known organisation, the share "
+        "across organisations.",
     ),
     MetricDef(
         "ei_index",
@@ -298,6 +309,8 @@ class GraphState:
     triangles: list[int] = field(default_factory=list)
     org_of: list[str | None] = field(default_factory=list)
     edges: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    tails: list[int] = field(default_factory=list)  # edge ends in insertion order, for numpy
+    heads: list[int] = field(default_factory=list)
     uf: _UnionFind = field(default_factory=_UnionFind)
     external: int = 0
     internal: int = 0
@@ -322,6 +335,8 @@ class GraphState:
             self.edges[key].append(round_number)
             return
         self.edges[key] = [round_number]
+        self.tails.append(a)
+        self.heads.append(b)
         common = self.adj[a] & self.adj[b]
         for w in common:
             self.triangles[w] += 1
@@ -362,19 +377,24 @@ def _digest(text: str) -> str:
 
 
 def compute_all(
-    data: RoundData, exact_paths_up_to: int = 2000, seed: int = 7, cache: MetricsCache | None = None
+    data: RoundData,
+    exact_paths_up_to: int = 2000,
+    seed: int = 7,
+    cache: MetricsCache | None = None,
+    sample_sources: int = SAMPLE_SOURCES,
 ) -> tuple[list[RoundMetrics], GraphState]:
     """Metrics for every round plus the final graph state (reused by layout and diagram)."""
     orgs = {pid: p.organisation for pid, p in data.people.items()}
     state = GraphState(orgs=orgs)
-    keys = round_keys(data, data_fingerprint(data, exact_paths_up_to, seed))
+    limits = _Limits(exact_paths_up_to, sample_sources, seed)
+    keys = round_keys(data, data_fingerprint(data, exact_paths_up_to, seed) + repr(sample_sources))
     results: list[RoundMetrics] = []
     previous: set[str] = set()
     for rnd, key in zip(data.rounds, keys, strict=True):
         cached = cache.get(key) if cache is not None else None
         this_round = _advance(state, rnd, previous)
         if cached is None:
-            cached = _measure(state, rnd.number, this_round, exact_paths_up_to, seed)
+            cached = _measure(state, rnd.number, this_round, limits)
             if cache is not None:
                 cache.put(key, cached)
         results.append(cached)
@@ -426,13 +446,18 @@ def _advance(state: GraphState, rnd: Round, previous: set[str]) -> dict[str, Any
     }
 
 
-def _measure(
-    state: GraphState, number: int, this_round: dict[str, Any], limit: int, seed: int
-) -> RoundMetrics:
+@dataclass(frozen=True)
+class _Limits:
+    exact_up_to: int
+    sample_sources: int
+    seed: int
+
+
+def _measure(state: GraphState, number: int, this_round: dict[str, Any], limits: _Limits) -> RoundMetrics:
     n = len(state.order)
     degrees = [len(a) for a in state.adj]
     edges = len(state.edges)
-    paths = _path_figures(state, limit, seed, number)
+    paths = _path_figures(state, limits, number)
     ties = state.external + state.internal
     return RoundMetrics(
         round=number,
@@ -474,46 +499,44 @@ def _average_clustering(triangles: list[int], degrees: list[int]) -> float:
     return total / len(degrees)
 
 
-def _largest_component(state: GraphState) -> list[int]:
-    """Members of the largest component (ties: the one holding the earliest-seen person)."""
+def _largest_component(state: GraphState) -> np.ndarray:
+    """Members of the largest component (ties: the one holding the earliest-seen person), ascending."""
     uf = state.uf
-    roots = [uf.find(v) for v in range(len(state.order))]
-    best = max(range(len(roots)), key=lambda v: (uf.size[roots[v]], -v))
-    target = roots[best]
-    return [v for v, r in enumerate(roots) if r == target]
+    roots = np.fromiter((uf.find(v) for v in range(len(state.order))), dtype=np.int64, count=len(state.order))
+    sizes = np.asarray(uf.size)[roots]
+    target = roots[int(np.argmax(sizes))]  # argmax returns the first (earliest) maximum
+    return np.flatnonzero(roots == target)
 
 
-def _path_figures(state: GraphState, limit: int, seed: int, number: int) -> dict[str, Any]:
+def _path_figures(state: GraphState, limits: _Limits, number: int) -> dict[str, Any]:
     if state.uf.largest < 2:
         return {"path_mean": None, "diameter": None, "sampled": False, "bridge_nodes": ()}
     members = _largest_component(state)
     matrix = _csr(state, members)
     m = len(members)
-    sampled = m > limit
-    if sampled:
-        rng = random.Random(seed * 1_000_003 + number)
-        sources = sorted(rng.sample(range(m), SAMPLE_SOURCES))
-    else:
-        sources = list(range(m))
+    sources = list(range(m))
+    if m > limits.exact_up_to and limits.sample_sources < m:
+        rng = random.Random(limits.seed * 1_000_003 + number)
+        sources = sorted(rng.sample(sources, limits.sample_sources))
+    sampled = len(sources) < m
     dist = shortest_path(matrix, method="D", directed=False, unweighted=True, indices=sources)
     path_mean = float(dist.sum() / (len(sources) * (m - 1)))
     diameter = int(dist.max())
     scores = brandes(matrix, dist.astype(np.int32), sources)
-    order = sorted(range(m), key=lambda i: (-scores[i], members[i]))
-    top = tuple(members[i] for i in order[:TOP_BRIDGES] if scores[i] > 1e-12)
+    order = np.lexsort((members, -np.round(scores, 9)))[:TOP_BRIDGES]
+    top = tuple(int(members[i]) for i in order if scores[i] > 1e-12)
     return {"path_mean": path_mean, "diameter": diameter, "sampled": sampled, "bridge_nodes": top}
 
 
-def _csr(state: GraphState, members: list[int]) -> csr_matrix:
-    """Adjacency matrix of the given nodes (relabelled 0..m-1), both directions."""
-    local = {v: i for i, v in enumerate(members)}
-    rows: list[int] = []
-    cols: list[int] = []
-    for v in members:
-        i = local[v]
-        for u in state.adj[v]:
-            rows.append(i)
-            cols.append(local[u])
+def _csr(state: GraphState, members: np.ndarray) -> csr_matrix:
+    """Adjacency matrix of one component's nodes (relabelled 0..m-1 in ascending order), both directions."""
+    local = np.full(len(state.order), -1, dtype=np.int64)
+    local[members] = np.arange(len(members))
+    tails = local[np.asarray(state.tails, dtype=np.int64)]
+    heads = local[np.asarray(state.heads, dtype=np.int64)]
+    keep = tails >= 0  # an edge lies inside or outside the component as a whole
+    tails, heads = tails[keep], heads[keep]
+    rows, cols = np.concatenate([tails, heads]), np.concatenate([heads, tails])
     size = len(members)
     return csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(size, size))
 
