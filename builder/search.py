@@ -64,7 +64,8 @@ def pagefind_version() -> str:
         raise SiteError(
             "site.yaml", None, "search needs Pagefind, which is not installed", INSTALL_HINT
         ) from None
-    if get_executable() is None:
+    executable = get_executable()
+    if executable is None or not Path(executable).is_file():
         raise SiteError(
             "site.yaml", None, "search needs the Pagefind binary, which was not found", INSTALL_HINT
         )
