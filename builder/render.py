@@ -182,8 +182,9 @@ class Renderer:
             raise SiteError(f"templates/{template}", None, f"template error: {exc.message}",
                             "see the template context in the README") from None
 
-    def feed_html(self, post: Post) -> str:
-        """A post body for feed readers: absolute links, diagrams replaced by a link to the round page."""
+    def feed_html(self, post: Post, fragment: str | None = None) -> str:
+        """A post body (or ``fragment``, e.g. its summary) for feed readers: absolute links,
+        diagrams replaced by a link to the round page."""
 
         def link(match: re.Match[str]) -> str:
             number = re.search(r'round="(\d+)"', match.group(1))
@@ -191,7 +192,7 @@ class Renderer:
             label = f"round {number.group(1)}" if number else "the network"
             return f'<p><a href="{target}">Network diagram: {label}</a></p>'
 
-        body = EMBED_PLACEHOLDER.sub(link, post.html)
+        body = EMBED_PLACEHOLDER.sub(link, post.html if fragment is None else fragment)
         base = self.config.base_path
         root = self.abs_url("")
         return body.replace(f'href="{base}', f'href="{root}').replace(f'src="{base}', f'src="{root}')
