@@ -105,6 +105,7 @@ class Renderer:
             for alias in tag.aliases:
                 self.tag_by_key.setdefault(fold_tag(alias), tag)
         self._payloads: dict[int, dict[str, Any]] = {}
+        self._position = {post.source: i for i, post in enumerate(site.posts)}  # O(1) neighbours
         env.globals.update(
             url=self.url,
             abs_url=self.abs_url,
@@ -248,7 +249,7 @@ class Renderer:
             yield pager.url + "index.html", self.render("index.html", page=meta, paginator=pager, tags_of=self.tags_of)
 
     def post_page(self, post: Post) -> tuple[str, bytes]:
-        newer, older = self.site.neighbours(post)
+        newer, older = self.neighbours(post)
         body, top = self.with_diagrams(post.html)
         network_context = self.post_network(post)
         meta = self.page_meta("post", post.title, post.url, post.description, og_type="article")
@@ -258,6 +259,12 @@ class Renderer:
             unpublished=self.site.is_unpublished(post), network_post=network_context,
             diagram_payload=self.payload(top) if top else None,
         )
+
+    def neighbours(self, post: Post) -> tuple[Post | None, Post | None]:
+        """(newer, older) like ``Site.neighbours``, without its linear search per post."""
+        posts = self.site.posts
+        index = self._position[post.source]
+        return (posts[index - 1] if index > 0 else None), (posts[index + 1] if index + 1 < len(posts) else None)
 
     def post_network(self, post: Post) -> dict[str, Any] | None:
         """A post's place in the network: its round and the public people it names."""
