@@ -97,6 +97,28 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _lenient_timestamp)
 
 
+def marked_error(exc: yaml.MarkedYAMLError, path: str, first_line: int = 1) -> SiteError:
+    """A PyYAML error as ``file:line``, pointing where the author must look.
+
+    An unclosed quote or bracket is only noticed at the end of the file (or on a
+    later line); the line where it was opened (PyYAML's context mark) is named too,
+    and used as the error line when the problem is "end of stream".
+    """
+    problem = exc.problem or exc.context or "invalid YAML"
+    mark = exc.problem_mark or exc.context_mark
+    line = (mark.line + first_line) if mark else first_line
+    hint = "check indentation, quotes and colons"
+    context_mark = exc.context_mark
+    if exc.context and context_mark is not None and exc.problem_mark is not None:
+        opened = context_mark.line + first_line
+        if "end of stream" in problem or "<stream end>" in problem:
+            line, problem = opened, f"{exc.context}, {problem}"
+            hint = "a quote or bracket opened on this line is never closed"
+        elif opened != line:
+            problem = f"{problem} ({exc.context} that starts on line {opened})"
+    return SiteError(path, line, f"invalid YAML: {problem}", hint)
+
+
 def load_yaml(text: str, path: str, first_line: int = 1) -> Any:
     """Parse ``text`` keeping lines; ``first_line`` offsets embedded YAML (front matter).
 
@@ -105,10 +127,7 @@ def load_yaml(text: str, path: str, first_line: int = 1) -> Any:
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = (mark.line + first_line) if mark else first_line
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SiteError(path, line, f"invalid YAML: {problem}", "check indentation, quotes and colons") from None
+        raise marked_error(exc, path, first_line) from None
     except yaml.YAMLError as exc:
         raise SiteError(path, first_line, f"invalid YAML: {exc}") from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. "!!int abc": constructors raise unmarked
@@ -146,10 +165,7 @@ def load_yaml_fast(text: str, path: str, first_line: int = 1) -> Any:
     try:
         return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = (mark.line + first_line) if mark else first_line
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SiteError(path, line, f"invalid YAML: {problem}", "check indentation, quotes and colons") from None
+        raise marked_error(exc, path, first_line) from None
     except yaml.YAMLError as exc:
         raise SiteError(path, first_line, f"invalid YAML: {exc}") from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. "!!int abc": constructors raise unmarked
