@@ -363,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._events(query)
             return
         if path == CLIENT_PATH:
-            self._send(HTTPStatus.OK, content_type(".js"), client_script(), head)
+            self._send(HTTPStatus.OK, content_type("livereload.js"), client_script(), head)
             return
         if path.startswith(INTERNAL_PREFIX):
             self._send_text(HTTPStatus.NOT_FOUND, "not found", head)
@@ -399,7 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body = fallback_page("Not found", f"Nothing at {self.path} in this build.")
             else:
                 body = fallback_page("No successful build yet", "Fix the errors shown and save.")
-        self._send(HTTPStatus.NOT_FOUND, content_type(".html"), body, head)
+        self._send(HTTPStatus.NOT_FOUND, content_type("page.html"), body, head)
 
     def _send_text(self, status: HTTPStatus, text: str, head: bool) -> None:
         self._send(status, "text/plain; charset=utf-8", text.encode(), head)
@@ -544,6 +544,8 @@ class DevServer:
         return public_url(self.host, self.port)
 
     def start(self) -> DevServer:
+        if self._httpd is not None:
+            raise RuntimeError("DevServer already started")
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._httpd = _HTTPServer((self.host, self.requested_port), _Handler, family)
         self._httpd.preview = self
@@ -574,7 +576,7 @@ class DevServer:
             self._httpd.server_close()
 
     def __enter__(self) -> DevServer:
-        return self.start()
+        return self if self._httpd is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -729,8 +731,11 @@ class _Recorder:
         self._debouncer = debouncer
 
     def dispatch(self, event: Any) -> None:
-        if getattr(event, "event_type", "") in ("opened", "closed_no_write"):
-            return
+        kind = getattr(event, "event_type", "")
+        if kind in ("opened", "closed", "closed_no_write"):
+            return  # reads and closes after writing follow a "modified" already recorded
+        if kind == "modified" and getattr(event, "is_directory", False):
+            return  # a folder's mtime changes with every file in it
         paths = [event.src_path, getattr(event, "dest_path", "")]
         self._debouncer.add(Path(_text(p)) for p in paths if p)
 
