@@ -1,0 +1,31 @@
+"""errors.py: one format, many errors sorted and de-duplicated."""
+
+from __future__ import annotations
+
+import pytest
+
+from builder.errors import ErrorList, SiteError, SiteErrors
+
+
+def test_format_with_and_without_line_and_hint():
+    assert SiteError("a.md", 3, "bad", "fix it").format() == "a.md:3: bad (fix it)"
+    assert SiteError("a.md", None, "bad").format() == "a.md: bad"
+    assert str(SiteError("a.md", 1, "x")) == "a.md:1: x"
+
+
+def test_error_list_collects_sorts_and_dedupes():
+    errors = ErrorList()
+    assert not errors
+    errors.add("b.md", 2, "two")
+    errors.add("a.md", 9, "nine")
+    errors.add("a.md", 1, "one")
+    errors.add("a.md", 1, "one")
+    errors.extend([SiteError("a.md", None, "file-wide")])
+    with pytest.raises(SiteErrors) as info:
+        errors.raise_if_any()
+    assert [e.format() for e in info.value] == ["a.md: file-wide", "a.md:1: one", "a.md:9: nine", "b.md:2: two"]
+    assert str(info.value).splitlines()[0] == "a.md: file-wide"
+
+
+def test_empty_list_does_not_raise():
+    ErrorList().raise_if_any()
