@@ -7,25 +7,33 @@ rebuild after one edit re-parses one post and re-renders templates only.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .cache import (
+    CACHE_DIR,
+    ContentCache,
+    builder_fingerprint,
+    clear_stamp,
+    code_fingerprint,
+    hash_parts,
+    read_stamp,
+    tree_fingerprint,
+    write_stamp,
+)
 from .config import SiteConfig, parse_config
-from .content import parse_page, parse_post
 from .errors import ErrorList, SiteError, SiteErrors
-from .model import Page, Post
-from .render import find_theme, make_environment, render_site
-from .search import add_search
-from .site import Site, assemble
 from .sources import Sources, read_sources
-from .taxonomy import parse_tag_info
-from .write import MANIFEST, WriteResult, write_output
+from .write import MANIFEST, WriteResult, read_manifest, write_output
+
+if TYPE_CHECKING:  # the heavy stages (Markdown, Jinja, networkx) are imported when first needed
+    from .model import Page, Post
+    from .site import Site
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,14 @@ class BuildOptions:
     base_url: str | None = None
     now: datetime | None = None
     serve: bool = False
+    cache: bool = True  # keep a persistent cache (``--no-cache`` turns it off)
+    cache_dir: Path | None = None  # default: SOURCE/.netjournal-cache
+    jobs: int | None = None  # processes for Markdown on cold builds (default: all cores)
+
+    def cache_folder(self) -> Path | None:
+        if not self.cache:
+            return None
+        return self.cache_dir if self.cache_dir is not None else self.source / CACHE_DIR
 
 
 @dataclass(frozen=True)
@@ -50,24 +66,23 @@ class BuildResult:
     removed: tuple[str, ...]
     seconds: float
     warnings: tuple[SiteError, ...] = ()
-    files: dict[str, bytes] | None = None
+    files: dict[str, bytes] | None = None  # None when nothing changed and nothing was rendered
+    skipped: bool = False  # True when the inputs matched the last build's and rendering was skipped
 
 
 def _key(*parts: str) -> str:
-    h = hashlib.blake2b(digest_size=20)
-    for part in parts:
-        h.update(part.encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()
+    return hash_parts(*parts)
 
 
 class Builder:
     """Builds a site; keeps parsed content between builds (for ``serve`` and warm rebuilds)."""
 
     def __init__(self) -> None:
-        self._posts: dict[str, Post] = {}
-        self._pages: dict[str, Page] = {}
+        self._valid_until: datetime | None = None
+        self._content = ContentCache(None)
+        self._content_folder: Path | None = None
         self._network_cache: Any = None
+        self._saved_once = False
         self.last_site: Site | None = None
 
     # --- stages -----------------------------------------------------------------------------
@@ -79,47 +94,79 @@ class Builder:
             parse_config(f"base_url: '{base}'")  # validates the flag like the file key
         return config
 
-    def parse_posts(self, sources: Sources, config: SiteConfig, progress: Any = None) -> list[Post]:
-        settings = _key(__version__, config.timezone, config.base_path)
-        posts, errors, fresh = [], ErrorList(), {}
-        total = len(sources.posts)
-        for index, (path, text) in enumerate(sources.posts):
-            if progress is not None and index % 200 == 0:
-                progress.update("posts", index, total)
-            key = _key(settings, path, text)
-            post = self._posts.get(key)
-            if post is None:
-                try:
-                    post = parse_post(path, text, config.tz, config.base_path)
-                except SiteError as exc:
-                    errors.extend([exc])
-                    continue
-                except SiteErrors as exc:
-                    errors.extend(exc.errors)
-                    continue
-            fresh[key] = post
-            posts.append(post)
-        self._posts = fresh
-        errors.raise_if_any()
-        return posts
+    def _use_cache(self, options: BuildOptions, config: SiteConfig) -> str:
+        """Point the content cache at this build's folder and settings; returns the settings key."""
+        folder = options.cache_folder()
+        if folder != self._content_folder:
+            self._content = ContentCache(folder)
+            self._content_folder = folder
+        settings = _key(__version__, code_fingerprint(), config.timezone, config.base_path)
+        self._content.load(settings)
+        return settings
 
-    def parse_pages(self, sources: Sources, config: SiteConfig) -> list[Page]:
-        settings = _key(__version__, config.base_path)
-        pages, errors, fresh = [], ErrorList(), {}
-        for path, text in sources.pages:
-            key = _key(settings, path, text)
-            page = self._pages.get(key)
-            if page is None:
-                try:
-                    page = parse_page(path, text, config.base_path)
-                except SiteError as exc:
-                    errors.extend([exc])
-                    continue
-            fresh[key] = page
-            pages.append(page)
-        self._pages = fresh
+    def _parse(
+        self,
+        kind: str,
+        items: tuple[tuple[str, str], ...],
+        settings: str,
+        config: SiteConfig,
+        options: BuildOptions,
+        used: set[str],
+        progress: Any = None,
+    ) -> list[Any]:
+        """Posts or pages from the cache, the missing ones parsed (across cores when many)."""
+        from .parallel import parse_all, to_errors
+
+        keys = [_key(settings, kind, path, text) for path, text in items]
+        missing = [i for i, key in enumerate(keys) if self._content.get(key) is None]
+        report = None
+        if progress is not None:
+
+            def report(done: int, total: int) -> None:
+                progress.update(kind + "s", done, total)
+
+        outcomes = parse_all(
+            kind,
+            [items[i] for i in missing],
+            config.timezone,
+            config.base_path,
+            jobs=options.jobs,
+            on_progress=report,
+        )
+        errors = ErrorList()
+        for index, outcome in zip(missing, outcomes, strict=True):
+            if outcome[0] == "ok":
+                self._content.put(keys[index], outcome[1])
+            else:
+                errors.extend(to_errors(outcome))
         errors.raise_if_any()
-        return pages
+        used.update(keys)
+        return [self._content.get(key) for key in keys]
+
+    def parse_posts(
+        self,
+        sources: Sources,
+        config: SiteConfig,
+        progress: Any = None,
+        options: BuildOptions | None = None,
+        used: set[str] | None = None,
+    ) -> list[Post]:
+        options = options or BuildOptions(sources.root, sources.root / "public", cache=False)
+        settings = self._use_cache(options, config)
+        return self._parse(
+            "post", sources.posts, settings, config, options, set() if used is None else used, progress
+        )
+
+    def parse_pages(
+        self,
+        sources: Sources,
+        config: SiteConfig,
+        options: BuildOptions | None = None,
+        used: set[str] | None = None,
+    ) -> list[Page]:
+        options = options or BuildOptions(sources.root, sources.root / "public", cache=False)
+        settings = self._use_cache(options, config)
+        return self._parse("page", sources.pages, settings, config, options, set() if used is None else used)
 
     def load_rounds(self, sources: Sources) -> Any:
         if not sources.rounds:
@@ -134,8 +181,13 @@ class Builder:
         if self._network_cache is None:
             self._network_cache = MetricsCache()
         net = config.network
-        settings = NetworkSettings(labels=net.labels, me=net.me, colour_by=net.colour_by,
-                                   exact_paths_up_to=net.exact_paths_up_to, seed=net.seed)
+        settings = NetworkSettings(
+            labels=net.labels,
+            me=net.me,
+            colour_by=net.colour_by,
+            exact_paths_up_to=net.exact_paths_up_to,
+            seed=net.seed,
+        )
 
         def factory(posts: list[Post]) -> Any:
             by_person: dict[str, list[dict[str, str]]] = {}
@@ -146,21 +198,33 @@ class Builder:
                     by_person.setdefault(person, []).append(ref)
                 if post.round:
                     by_round.setdefault(post.round, []).append(ref)
-            return build_network(round_data, settings, cache=self._network_cache,
-                                 person_posts=by_person, round_posts=by_round)
+            return build_network(
+                round_data, settings, cache=self._network_cache, person_posts=by_person, round_posts=by_round
+            )
 
         return factory
 
     # --- the whole build --------------------------------------------------------------------------
-    def render(self, options: BuildOptions, progress: Any = None) -> tuple[Site, dict[str, bytes]]:
+    def render(
+        self,
+        options: BuildOptions,
+        progress: Any = None,
+        sources: Sources | None = None,
+        used: set[str] | None = None,
+    ) -> tuple[Site, dict[str, bytes]]:
         """Everything but writing: the site model and its files in memory."""
-        sources = read_sources(options.source)
+        from .render import find_theme, make_environment, render_site
+        from .site import assemble
+        from .taxonomy import parse_tag_info
+
+        sources = sources or read_sources(options.source)
+        used = set() if used is None else used
         errors = ErrorList()
         config = self.load_config(sources, options)
         results: dict[str, Any] = {}
         for name, stage in (
-            ("posts", lambda: self.parse_posts(sources, config, progress)),
-            ("pages", lambda: self.parse_pages(sources, config)),
+            ("posts", lambda: self.parse_posts(sources, config, progress, options, used)),
+            ("pages", lambda: self.parse_pages(sources, config, options, used)),
             ("tags", lambda: parse_tag_info(sources.tags)),
             ("rounds", lambda: self.load_rounds(sources)),
         ):
@@ -172,26 +236,130 @@ class Builder:
                 errors.extend(exc.errors)
         errors.raise_if_any()
         now = options.now or datetime.now(config.tz)
+        later = [p.date for p in results["posts"] if p.date > now]
+        self._valid_until = min(later) if later else None  # when a future post goes live, output changes
         factory = self.network_factory(config, results["rounds"]) if results["rounds"] else None
-        site = assemble(config, results["posts"], results["pages"], results["tags"], results["rounds"], now,
-                        drafts=options.drafts, future=options.future, network_factory=factory)
+        site = assemble(
+            config,
+            results["posts"],
+            results["pages"],
+            results["tags"],
+            results["rounds"],
+            now,
+            drafts=options.drafts,
+            future=options.future,
+            network_factory=factory,
+        )
         theme = find_theme(options.source, config.theme)
         env = make_environment(theme)
+        from .search import add_search
+
         files = render_site(site, env, read_assets(theme, sources))
         files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
         self.last_site = site
         return site, files
 
+    def fingerprint(self, sources: Sources, config: SiteConfig, options: BuildOptions) -> str:
+        """A hash of every input of the output: code, options, texts, static and theme files."""
+        from .render import BUILTIN_THEMES
+
+        parts: list[str] = [
+            builder_fingerprint(),
+            repr((options.drafts, options.future, options.base_url, options.serve)),
+            options.now.isoformat() if options.now else "-",
+            str(options.output.resolve()),
+            sources.config or "-",
+            sources.tags or "-",
+            *(sources.people or ("-", "-")),
+        ]
+        for group in (sources.posts, sources.pages, sources.rounds):
+            parts.append(str(len(group)))
+            for path, text in group:
+                parts += [path, text]
+        for out_path, path in sources.static:
+            st = path.stat()
+            parts.append(f"{out_path}|{st.st_size}|{st.st_mtime_ns}")
+        root = options.source
+        themes = [root / "themes", root / "templates", BUILTIN_THEMES / config.theme]
+        parts.append(tree_fingerprint(themes))
+        return _key(*parts)
+
     def build(
         self, options: BuildOptions, changed: Iterable[Path] | None = None, progress: Any = None
     ) -> BuildResult:
-        """Build and write atomically. ``changed`` is a hint from serve; correctness never depends on it."""
+        """Build and write atomically. ``changed`` is a hint from serve; correctness never depends on it.
+
+        When every input matches the last build into this output (and no future-dated post
+        has gone live since), nothing is parsed, rendered or written.
+        """
         started = time.perf_counter()
         check_output_folder(options)
-        site, files = self.render(options, progress)
+        sources = read_sources(options.source)
+        config = self.load_config(sources, options)
+        folder = options.cache_folder()
+        fingerprint = self.fingerprint(sources, config, options)
+        now = options.now or datetime.now(config.tz)
+        stamp = read_stamp(folder, options.output)
+        if stamp is not None and _stamp_holds(stamp, fingerprint, now, options.output):
+            warnings = tuple(SiteError(*w) for w in stamp.get("warnings", ()))
+            return BuildResult(
+                int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True
+            )
+        clear_stamp(folder, options.output)  # a failed build must not leave a stamp that skips the next
+        used: set[str] = set()
+        site, files = self.render(options, progress, sources, used)
         result: WriteResult = write_output(files, options.output)
         pages = sum(1 for p in files if p.endswith(".html"))
-        return BuildResult(pages, result.written, result.removed, time.perf_counter() - started, site.warnings, files)
+        self._remember(options, folder, used, fingerprint, pages, site.warnings)
+        return BuildResult(
+            pages, result.written, result.removed, time.perf_counter() - started, site.warnings, files
+        )
+
+    def _remember(
+        self,
+        options: BuildOptions,
+        folder: Path | None,
+        used: set[str],
+        fingerprint: str,
+        pages: int,
+        warnings: tuple[SiteError, ...],
+    ) -> None:
+        """Save the content cache and the stamp of this build (best effort: failures only cost time)."""
+        self._content.keep_only(used)
+        if not options.serve or not self._saved_once:  # serve: re-pickling 10k posts per save would be slow
+            self._content.save()
+            self._saved_once = True
+        valid_until = self._valid_until.isoformat() if self._valid_until else None
+        write_stamp(
+            folder,
+            options.output,
+            {
+                "fingerprint": fingerprint,
+                "valid_until": valid_until,
+                "manifest": _manifest_digest(options.output),
+                "pages": pages,
+                "warnings": [[w.path, w.line, w.message, w.hint] for w in warnings],
+            },
+        )
+
+
+def _manifest_digest(output: Path) -> str | None:
+    try:
+        return hash_parts((output / MANIFEST).read_bytes())
+    except OSError:
+        return None
+
+
+def _stamp_holds(stamp: dict[str, Any], fingerprint: str, now: datetime, output: Path) -> bool:
+    """Same inputs, no post gone live since, and the output folder is still the one we wrote."""
+    if stamp.get("fingerprint") != fingerprint:
+        return False
+    valid_until = stamp.get("valid_until")
+    if valid_until is not None and now >= datetime.fromisoformat(valid_until):
+        return False
+    if stamp.get("manifest") is None or stamp.get("manifest") != _manifest_digest(output):
+        return False
+    return all((output / path).is_file() for path in read_manifest(output))
 
 
 def read_assets(theme: Any, sources: Sources) -> dict[str, bytes]:
@@ -223,8 +391,16 @@ def check_output_folder(options: BuildOptions) -> None:
     output = options.output.resolve()
     source = options.source.resolve()
     if output == source or output in source.parents:
-        raise SiteError(str(options.output), None, "the output folder contains the site's sources",
-                        "choose another --output, e.g. public/")
+        raise SiteError(
+            str(options.output),
+            None,
+            "the output folder contains the site's sources",
+            "choose another --output, e.g. public/",
+        )
     if output.is_dir() and any(output.iterdir()) and not (output / MANIFEST).is_file():
-        raise SiteError(str(options.output), None, "output folder exists and was not written by netjournal",
-                        "empty it, delete it, or choose another --output")
+        raise SiteError(
+            str(options.output),
+            None,
+            "output folder exists and was not written by netjournal",
+            "empty it, delete it, or choose another --output",
+        )

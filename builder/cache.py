@@ -1,0 +1,199 @@
+"""The persistent build cache (``.netjournal-cache/`` in the site folder).
+
+Two things live here, both safe to delete at any time:
+
+- ``content-<settings>.pickle``: parsed and rendered posts/pages keyed by a hash of
+  (code fingerprint, settings, path, text), so a warm build skips Markdown;
+- ``stamp-<output>.json``: the fingerprint of every input of the last successful
+  build into one output folder, so a build with nothing changed can stop early.
+
+A cache file that cannot be read (truncated, from another Python, tampered with)
+is ignored and rebuilt: the cache only ever saves time, never decides content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+CACHE_DIR = ".netjournal-cache"
+FORMAT = 1
+PACKAGE = Path(__file__).resolve().parent
+# Modules whose code decides what a parsed post or page contains.
+CONTENT_MODULES = ("content.py", "markup.py", "model.py", "yamlsrc.py", "errors.py")
+CONTENT_PACKAGES = ("Markdown", "Pygments", "python-slugify", "PyYAML")
+
+
+def hash_parts(*parts: str | bytes) -> str:
+    """One hex digest of several strings, unambiguous about where each ends."""
+    h = hashlib.blake2b(digest_size=20)
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+@cache
+def code_fingerprint(
+    modules: tuple[str, ...] = CONTENT_MODULES, packages: tuple[str, ...] = CONTENT_PACKAGES
+) -> str:
+    """Hash of our own source files and the versions of the libraries they use.
+
+    The version number alone is not enough: during development the code changes
+    while ``__version__`` does not, and a stale cache would hide the change.
+    """
+    parts: list[str | bytes] = [str(FORMAT)]
+    for name in modules:
+        path = PACKAGE / name
+        parts.append(path.read_bytes() if path.is_file() else b"-")
+    parts.extend(_package_version(p) for p in packages)
+    return hash_parts(*parts)
+
+
+@cache
+def builder_fingerprint() -> str:
+    """Hash of every module of the package (anything may change the output)."""
+    modules = tuple(sorted(p.name for p in PACKAGE.glob("*.py")))
+    return code_fingerprint(modules, (*CONTENT_PACKAGES, "Jinja2", "MarkupSafe", "networkx"))
+
+
+def tree_fingerprint(folders: Iterable[Path]) -> str:
+    """Names, sizes and modification times of every file under ``folders`` (cheap: no reading)."""
+    parts: list[str] = []
+    for folder in folders:
+        parts.append(str(folder))
+        if not folder.is_dir():
+            continue
+        for root, dirs, names in os.walk(folder):
+            dirs.sort()
+            for name in sorted(names):
+                st = os.stat(os.path.join(root, name))
+                parts.append(
+                    f"{os.path.relpath(os.path.join(root, name), folder)}|{st.st_size}|{st.st_mtime_ns}"
+                )
+    return hash_parts(*parts)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class ContentCache:
+    """{key: parsed Post/Page} kept in memory, loaded from and saved to one pickle file.
+
+    ``folder=None`` keeps it in memory only (``--no-cache``).
+    """
+
+    def __init__(self, folder: Path | None, name: str = "content") -> None:
+        self.folder = folder
+        self.name = name
+        self.entries: dict[str, Any] = {}
+        self._loaded_from: str | None = None
+        self._dirty = False
+
+    def path(self, settings: str) -> Path | None:
+        return None if self.folder is None else self.folder / f"{self.name}-{settings[:16]}.pickle"
+
+    def load(self, settings: str) -> None:
+        """Read the file for these settings once (a bad or missing file means an empty cache)."""
+        if self._loaded_from == settings:
+            return
+        self._loaded_from = settings
+        path = self.path(settings)
+        entries: Any = None
+        if path is not None and path.is_file():
+            try:
+                with path.open("rb") as handle:
+                    entries = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
+            except Exception:  # any corruption: start again
+                entries = None
+        if (
+            isinstance(entries, dict)
+            and entries.get("format") == FORMAT
+            and entries.get("settings") == settings
+        ):
+            self.entries = dict(entries["items"])
+        else:
+            self.entries = {}
+        self._dirty = False
+
+    def get(self, key: str) -> Any | None:
+        return self.entries.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self.entries[key] = value
+        self._dirty = True
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Forget entries the last build did not use (deleted or edited sources)."""
+        if len(keys) != len(self.entries) or any(k not in keys for k in self.entries):
+            self.entries = {k: v for k, v in self.entries.items() if k in keys}
+            self._dirty = True
+
+    def save(self) -> bool:
+        """Write the file if anything changed; True when written. Failure to write is not an error."""
+        path = self.path(self._loaded_from or "")
+        if path is None or not self._dirty or self._loaded_from is None:
+            return False
+        data = {"format": FORMAT, "settings": self._loaded_from, "items": self.entries}
+        try:
+            _atomic_write(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            return False
+        self._dirty = False
+        return True
+
+
+def stamp_path(folder: Path, output: Path) -> Path:
+    return folder / f"stamp-{hash_parts(str(output.resolve()))[:16]}.json"
+
+
+def read_stamp(folder: Path | None, output: Path) -> dict[str, Any] | None:
+    """The fingerprint record of the last build into ``output``, or None."""
+    if folder is None:
+        return None
+    try:
+        data = json.loads(stamp_path(folder, output).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def write_stamp(folder: Path | None, output: Path, stamp: dict[str, Any]) -> None:
+    if folder is None:
+        return
+    with contextlib.suppress(OSError):
+        _atomic_write(
+            stamp_path(folder, output), json.dumps({"format": FORMAT, **stamp}, sort_keys=True).encode()
+        )
+
+
+def clear_stamp(folder: Path | None, output: Path) -> None:
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            stamp_path(folder, output).unlink()
