@@ -31,6 +31,26 @@ class SiteError(Exception):
         return text
 
 
+_EXCEPTION_SLOTS = frozenset({"__traceback__", "__cause__", "__context__", "__suppress_context__", "__notes__"})
+_frozen_setattr = SiteError.__setattr__
+
+
+def _setattr(self: SiteError, name: str, value: object) -> None:
+    """Frozen fields, but Python's own exception attributes stay writable.
+
+    contextlib's ``@contextmanager`` (and ``add_note``) assign ``__traceback__`` /
+    ``__notes__`` from Python; a plain frozen dataclass turned every SiteError raised
+    inside such a ``with`` block into a FrozenInstanceError.
+    """
+    if name in _EXCEPTION_SLOTS:
+        BaseException.__setattr__(self, name, value)
+    else:
+        _frozen_setattr(self, name, value)
+
+
+SiteError.__setattr__ = _setattr  # type: ignore[method-assign, assignment]
+
+
 class SiteErrors(Exception):
     """Several errors at once, so the author can fix them all in one go."""
 
