@@ -29,3 +29,20 @@ def test_error_list_collects_sorts_and_dedupes():
 
 def test_empty_list_does_not_raise():
     ErrorList().raise_if_any()
+
+
+def test_site_error_passes_through_contextmanager_blocks():
+    """contextlib assigns __traceback__ from Python; a frozen dataclass must still allow it."""
+    import contextlib
+    import dataclasses
+
+    @contextlib.contextmanager
+    def block():
+        yield
+
+    with pytest.raises(SiteError) as info, block():
+        raise SiteError("a.md", 1, "bad")
+    info.value.add_note("more")
+    assert info.value.__notes__ == ["more"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.value.path = "b.md"  # type: ignore[misc]
