@@ -158,7 +158,7 @@ def client_tag(generation: int) -> bytes:
     """The script element added to served HTML (an external file, so a strict CSP still allows it)."""
     return (
         f'<script src="{CLIENT_PATH}" data-generation="{int(generation)}" '
-        f'data-events="{EVENTS_PATH}"></script>'
+        f'data-events="{EVENTS_PATH}" defer></script>'
     ).encode()
 
 
@@ -346,6 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     server_version = "netjournal-serve"
     timeout = 10  # a silent connection (speculative preconnect) must not hold shutdown
+    disable_nagle_algorithm = True  # headers then body: no 40 ms delayed-ACK stall per response
 
     def do_GET(self) -> None:
         self._respond(head=False)
@@ -529,6 +530,7 @@ class DevServer:
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
         self._httpd: _HTTPServer | None = None
+        self._serving = False
         self._unbuilt: set[Path] = set()  # changes of failed builds, passed again next time
         self.last_build_seconds: float | None = None
 
@@ -544,17 +546,23 @@ class DevServer:
         return public_url(self.host, self.port)
 
     def start(self) -> DevServer:
+        """Bind, watch, build once, then serve; on any failure (or Ctrl-C) undo what was started."""
         if self._httpd is not None:
             raise RuntimeError("DevServer already started")
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._httpd = _HTTPServer((self.host, self.requested_port), _Handler, family)
         self._httpd.preview = self
-        self.options = _with_base_url(self.options, self.url)
-        self._full_build(first=True)
-        if self._watch:
-            self._start_observer()
-        self._spawn(self._build_loop, "netjournal-build")
-        self._spawn(self._httpd.serve_forever, "netjournal-http", 0.1)
+        try:
+            self.options = _with_base_url(self.options, self.url)
+            if self._watch:
+                self._start_observer()  # before the first build: edits made during it are not lost
+            self._full_build(first=True)
+            self._spawn(self._build_loop, "netjournal-build")
+            self._spawn(self._httpd.serve_forever, "netjournal-http", 0.1)
+            self._serving = True
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -567,8 +575,9 @@ class DevServer:
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
+        if self._httpd is not None and self._serving:
+            self._httpd.shutdown()  # only valid once serve_forever runs: it would wait forever
         if self._httpd is not None:
-            self._httpd.shutdown()
             self._httpd.cut_connections()
         for thread in self._threads:
             thread.join(timeout=10)

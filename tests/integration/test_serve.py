@@ -523,3 +523,40 @@ def test_main_serve_rejects_a_folder_that_is_not_a_site(
     assert main_serve(args) == 2
     assert "not a site folder" in capsys.readouterr().err
     assert parser.parse_args(["--no-drafts"]).drafts is False
+
+
+def test_ctrl_c_stops_the_process_cleanly_and_removes_its_temp_output(site: Path) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "builder.serve", "--source", str(site), "--port", "0"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stderr is not None
+        banner = ""
+        deadline = time.monotonic() + 60
+        while "Serving" not in banner and time.monotonic() < deadline:
+            banner = proc.stderr.readline()
+            assert banner or proc.poll() is None, "serve exited early"
+        found = re.search(r"Serving (\S+) at http://127\.0\.0\.1:(\d+)/", banner)
+        assert found, banner
+        output, port = Path(found[1]), int(found[2])
+        assert get(port, "/posts/hello/")[0] == 200
+        assert output.is_dir()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+        assert not output.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
