@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -85,9 +86,10 @@ def new_post(source: Path, title: str, tags: str = "", today: date | None = None
         raise SiteError(path.relative_to(source).as_posix(), None, "a post with this name already exists",
                         "choose another title")
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
-    quoted_title = title.replace('"', '\\"')
-    tag_yaml = "[" + ", ".join(f'"{t}"' for t in tag_list) + "]"
+    # JSON strings are valid YAML double-quoted scalars: quotes, backslashes and colons stay intact
+    quoted_title = json.dumps(title, ensure_ascii=False)
+    tag_yaml = "[" + ", ".join(json.dumps(t, ensure_ascii=False) for t in tag_list) + "]"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'---\ntitle: "{quoted_title}"\ndate: {day}\ntags: {tag_yaml}\ndraft: true\n---\n\nWrite here.\n',
+    path.write_text(f'---\ntitle: {quoted_title}\ndate: {day}\ntags: {tag_yaml}\ndraft: true\n---\n\nWrite here.\n',
                     encoding="utf-8")
     return path
