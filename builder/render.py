@@ -95,8 +95,10 @@ def fingerprint_assets(files: Mapping[str, bytes]) -> tuple[dict[str, bytes], di
 class Renderer:
     """Renders every page of a Site; holds the Jinja environment and URL helpers."""
 
-    def __init__(self, site: Site, env: jinja2.Environment, asset_names: Mapping[str, str], extra_css: str = ""):
+    def __init__(self, site: Site, env: jinja2.Environment, asset_names: Mapping[str, str], extra_css: str = "",
+                 memo: Any = None):
         self.site = site
+        self.memo = memo  # builder.pagecache.PageMemo: skips pages whose context did not change
         self.env = env
         self.config = site.config
         self.asset_names = asset_names
@@ -175,6 +177,17 @@ class Renderer:
         }
 
     def render(self, template: str, **context: Any) -> bytes:
+        key = self.memo.key(template, context) if self.memo is not None else None
+        if key is not None:
+            cached = self.memo.get(key)
+            if cached is not None:
+                return cached
+        data = self._render(template, context)
+        if key is not None:
+            self.memo.put(key, data)
+        return data
+
+    def _render(self, template: str, context: dict[str, Any]) -> bytes:
         try:
             return self.env.get_template(template).render(**context).encode("utf-8")
         except jinja2.TemplateSyntaxError as exc:
@@ -388,11 +401,12 @@ def _tojson(value: Any) -> Markup:
 
 
 def render_site(
-    site: Site, env: jinja2.Environment, assets: Mapping[str, bytes], extra: Callable[[Renderer], Iterator[tuple[str, bytes]]] | None = None
+    site: Site, env: jinja2.Environment, assets: Mapping[str, bytes], extra: Callable[[Renderer], Iterator[tuple[str, bytes]]] | None = None,
+    memo: Any = None,
 ) -> dict[str, bytes]:
     """Every output file of the site, in memory, keyed by output path."""
     files, names = fingerprint_assets(assets)
-    renderer = Renderer(site, env, names)
+    renderer = Renderer(site, env, names, memo=memo)
     out: dict[str, bytes] = dict(files)
     for path, data in renderer.pages():
         if path in out:
