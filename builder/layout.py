@@ -38,7 +38,7 @@ def layout_key(first: Sequence[int], edges: Edges, groups: Sequence[object], see
     body = repr(
         (
             list(first),
-            sorted((k, min(v)) for k, v in edges.items()),
+            [(k, v[0]) for k, v in edges.items()],  # insertion order and first round are data
             list(groups),
             seed,
             ROUND_BY_ROUND_MAX,

@@ -30,7 +30,9 @@ from scipy.sparse.csgraph import shortest_path
 from .rounds import Round, RoundData
 
 #: Number of BFS sources used for paths and betweenness above the exact-size limit.
-SAMPLE_SOURCES = 32
+SAMPLE_SOURCES = 16
+#: Number of people whose two-step reach is averaged above the exact-size limit.
+REACH_SAMPLE = 1000
 #: How many top-betweenness people each round reports (public names only are shown).
 TOP_BRIDGES = 5
 
@@ -150,7 +152,8 @@ METRICS: tuple[MetricDef, ...] = (
         "Reach within two steps",
         "cumulative",
         "Mean, over people in G_k, of the number of other people they reach in at most two steps "
-        "(people they met plus the people those met).",
+        "(people they met plus the people those met); when G_k is larger than the exact-path size limit, "
+        "the mean over a fixed-seed sample of 1,000 people (sampled).",
     ),
     MetricDef(
         "clustering",
@@ -228,7 +231,8 @@ class RoundMetrics:
     diameter: int | None
     cross_org_share: float | None
     ei_index: float | None
-    sampled: bool  # paths, diameter and betweenness came from a sample of sources
+    sampled: bool  # paths, diameter and betweenness came from a sample of BFS sources
+    reach_sampled: bool  # reach2_mean came from a sample of people
     bridge_nodes: tuple[int, ...]  # node indices, highest betweenness first (no names here)
     top_bridges: tuple[str, ...] = ()  # public names, filled in by network.py
     top_bridges_private: int = 0  # how many of bridge_nodes are not named
@@ -299,14 +303,16 @@ class _UnionFind:
 
 @dataclass
 class GraphState:
-    """G_k grown edge by edge; cheap to replay from round 1 on every build."""
+    """G_k grown edge by edge; cheap to replay from round 1 on every build.
+
+    Triangles and neighbourhood bitsets are only needed when a round is measured, so they
+    are folded in lazily (:meth:`fold`); a fully cached rebuild never pays for them.
+    """
 
     orgs: Mapping[str, str | None]
     index: dict[str, int] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     adj: list[set[int]] = field(default_factory=list)
-    bits: list[int] = field(default_factory=list)
-    triangles: list[int] = field(default_factory=list)
     org_of: list[str | None] = field(default_factory=list)
     edges: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     tails: list[int] = field(default_factory=list)  # edge ends in insertion order, for numpy
@@ -314,6 +320,10 @@ class GraphState:
     uf: _UnionFind = field(default_factory=_UnionFind)
     external: int = 0
     internal: int = 0
+    bits: list[int] = field(default_factory=list)  # folded: neighbourhood bitsets (with self)
+    triangles: list[int] = field(default_factory=list)  # folded: triangles through each node
+    _folded_adj: list[set[int]] = field(default_factory=list)
+    _folded: int = 0  # edges folded so far
 
     def node(self, pid: str) -> int:
         found = self.index.get(pid)
@@ -323,29 +333,21 @@ class GraphState:
         self.index[pid] = i
         self.order.append(pid)
         self.adj.append(set())
-        self.bits.append(1 << i)
-        self.triangles.append(0)
         self.org_of.append(self.orgs.get(pid))
         self.uf.add()
         return i
 
     def add_edge(self, a: int, b: int, round_number: int) -> None:
         key = (a, b) if a < b else (b, a)
-        if key in self.edges:
-            self.edges[key].append(round_number)
+        rounds = self.edges.get(key)
+        if rounds is not None:
+            rounds.append(round_number)
             return
         self.edges[key] = [round_number]
         self.tails.append(a)
         self.heads.append(b)
-        common = self.adj[a] & self.adj[b]
-        for w in common:
-            self.triangles[w] += 1
-        self.triangles[a] += len(common)
-        self.triangles[b] += len(common)
         self.adj[a].add(b)
         self.adj[b].add(a)
-        self.bits[a] |= 1 << b
-        self.bits[b] |= 1 << a
         self.uf.union(a, b)
         oa, ob = self.org_of[a], self.org_of[b]
         if oa is not None and ob is not None:
@@ -353,6 +355,26 @@ class GraphState:
                 self.internal += 1
             else:
                 self.external += 1
+
+    def fold(self) -> None:
+        """Bring triangles and bitsets up to date with every edge added so far."""
+        n = len(self.order)
+        for i in range(len(self.bits), n):
+            self.bits.append(1 << i)
+            self.triangles.append(0)
+            self._folded_adj.append(set())
+        adj, bits, tri = self._folded_adj, self.bits, self.triangles
+        for a, b in zip(self.tails[self._folded :], self.heads[self._folded :], strict=True):
+            common = adj[a] & adj[b]
+            for w in common:
+                tri[w] += 1
+            tri[a] += len(common)
+            tri[b] += len(common)
+            adj[a].add(b)
+            adj[b].add(a)
+            bits[a] |= 1 << b
+            bits[b] |= 1 << a
+        self._folded = len(self.tails)
 
 
 def data_fingerprint(data: RoundData, exact_paths_up_to: int, seed: int) -> str:
@@ -454,10 +476,12 @@ class _Limits:
 
 
 def _measure(state: GraphState, number: int, this_round: dict[str, Any], limits: _Limits) -> RoundMetrics:
+    state.fold()
     n = len(state.order)
     degrees = [len(a) for a in state.adj]
     edges = len(state.edges)
     paths = _path_figures(state, limits, number)
+    reach2, reach_sampled = _reach2_mean(state, limits, number)
     ties = state.external + state.internal
     return RoundMetrics(
         round=number,
@@ -472,7 +496,8 @@ def _measure(state: GraphState, number: int, this_round: dict[str, Any], limits:
         degree_median=float(statistics.median(degrees)) if n else 0.0,
         degree_max=max(degrees, default=0),
         density=2 * edges / (n * (n - 1)) if n > 1 else 0.0,
-        reach2_mean=_reach2_mean(state),
+        reach2_mean=reach2,
+        reach_sampled=reach_sampled,
         clustering=_average_clustering(state.triangles, degrees),
         cross_org_share=state.external / ties if ties else None,
         ei_index=(state.external - state.internal) / ties if ties else None,
@@ -480,16 +505,21 @@ def _measure(state: GraphState, number: int, this_round: dict[str, Any], limits:
     )
 
 
-def _reach2_mean(state: GraphState) -> float:
-    """Bitset OR of neighbours' neighbourhoods: one C-level big-int OR per edge end."""
-    bits = state.bits
-    total = 0
-    for v, neighbours in enumerate(state.adj):
-        if neighbours:
-            total += (
-                functools.reduce(operator.or_, map(bits.__getitem__, neighbours), bits[v]).bit_count() - 1
-            )
-    return total / len(bits) if bits else 0.0
+def _reach2_mean(state: GraphState, limits: _Limits, number: int) -> tuple[float, bool]:
+    """Bitset OR of neighbours' neighbourhoods: one C-level big-int OR per edge end.
+
+    Above the exact-size limit the mean is taken over a fixed-seed sample of people.
+    """
+    bits, adj = state.bits, state.adj
+    people: Iterable[int] = range(len(bits))
+    if len(bits) > max(limits.exact_up_to, REACH_SAMPLE):
+        people = random.Random(limits.seed * 7_919 + number).sample(range(len(bits)), REACH_SAMPLE)
+    total = count = 0
+    for v in people:
+        count += 1
+        if adj[v]:
+            total += functools.reduce(operator.or_, map(bits.__getitem__, adj[v]), bits[v]).bit_count() - 1
+    return (total / count if count else 0.0), count < len(bits)
 
 
 def _average_clustering(triangles: list[int], degrees: list[int]) -> float:

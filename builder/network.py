@@ -183,7 +183,8 @@ def build_network(
         )
         for i, pid in enumerate(state.order)
     )
-    links = tuple(_Link(a, b, tuple(r)) for (a, b), r in sorted(state.edges.items(), key=_link_order))
+    # edges were inserted round by round, so dict order is already "by first meeting"
+    links = tuple(_Link(a, b, tuple(r)) for (a, b), r in state.edges.items())
     orgs, org_links = _org_view(data, state, firsts, settings)
     views = _round_views(data, state, metrics, labels, round_posts or {})
     by_hash = {_hash_id(pid): f"n{i + 1}" for i, pid in enumerate(state.order)}
@@ -192,11 +193,6 @@ def build_network(
 
 def _hash_id(person_id: str) -> str:
     return hashlib.sha256(person_id.encode("utf-8")).hexdigest()
-
-
-def _link_order(item: tuple[tuple[int, int], list[int]]) -> tuple[int, int, int]:
-    (a, b), rounds = item
-    return (min(rounds), a, b)
 
 
 def _labels(data: RoundData, state: GraphState, settings: NetworkSettings) -> list[str | None]:
@@ -299,12 +295,13 @@ def _round_views(
     round_posts: RoundPostLinks,
 ) -> tuple[RoundView, ...]:
     views = []
+    index = state.index
     for rnd, m in zip(data.rounds, metrics, strict=True):
         public: list[PublicGroup] = []
         for group in rnd.groups:
-            nodes = [state.index[pid] for pid in group.people]
+            nodes = [index[pid] for pid in group.people]
             names = [labels[i] for i in nodes]
-            if all(n is not None for n in names):
+            if None not in names:
                 public.append(
                     PublicGroup(tuple(n for n in names if n), tuple(f"n{i + 1}" for i in nodes), group.met)
                 )
@@ -327,18 +324,18 @@ def _round_views(
 
 def diagram_payload(network: Network, up_to_round: int | None = None) -> dict[str, Any]:
     """Build the diagram JSON (design.md "Diagram payload"); only rounds <= ``up_to_round``."""
-    k = up_to_round if up_to_round is not None else max((r.number for r in network.rounds), default=0)
+    last = max((r.number for r in network.rounds), default=0)
+    k = last if up_to_round is None else up_to_round
     links = []
-    degree: dict[int, int] = {}
+    degree = [0] * len(network.nodes)
+    ids = [node.id for node in network.nodes]
     for link in network.links:
-        rounds = [r for r in link.rounds if r <= k]
+        rounds = list(link.rounds) if k >= last else [r for r in link.rounds if r <= k]
         if rounds:
-            links.append({"source": f"n{link.source + 1}", "target": f"n{link.target + 1}", "rounds": rounds})
-            degree[link.source] = degree.get(link.source, 0) + 1
-            degree[link.target] = degree.get(link.target, 0) + 1
-    nodes = [
-        _node_payload(i, node, k, degree.get(i, 0)) for i, node in enumerate(network.nodes) if node.first <= k
-    ]
+            links.append({"source": ids[link.source], "target": ids[link.target], "rounds": rounds})
+            degree[link.source] += 1
+            degree[link.target] += 1
+    nodes = [_node_payload(node, k, degree[i]) for i, node in enumerate(network.nodes) if node.first <= k]
     return {
         "version": 1,
         "colour_by": network.settings.colour_by,
@@ -354,7 +351,7 @@ def diagram_payload(network: Network, up_to_round: int | None = None) -> dict[st
     }
 
 
-def _node_payload(i: int, node: _Node, k: int, degree: int) -> dict[str, Any]:
+def _node_payload(node: _Node, k: int, degree: int) -> dict[str, Any]:
     return {
         "id": node.id,
         "x": node.x,
@@ -403,7 +400,10 @@ def _metric_row(
     key: str, label: str, section: str, definition: str, rounds: Sequence[RoundView]
 ) -> MetricRow:
     values = tuple(_metric_value(r.metrics, key) for r in rounds)
-    sampled = tuple(key in _SAMPLED_KEYS and r.metrics.sampled for r in rounds)
+    sampled = tuple(
+        (key in _SAMPLED_KEYS and r.metrics.sampled) or (key == "reach2_mean" and r.metrics.reach_sampled)
+        for r in rounds
+    )
     display = tuple(_display(key, v, r.metrics) for v, r in zip(values, rounds, strict=True))
     return MetricRow(key, label, section, definition, values, display, sampled)
 

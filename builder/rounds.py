@@ -59,11 +59,15 @@ class Round:
 
     def participants(self) -> tuple[str, ...]:
         """Everyone seen this round (groups, met or not, then unmatched), first-seen order."""
-        seen: dict[str, None] = {}
-        for group in self.groups:
-            seen.update(dict.fromkeys(group.people))
-        seen.update(dict.fromkeys(self.unmatched))
-        return tuple(seen)
+        cached: tuple[str, ...] | None = self.__dict__.get("_participants")
+        if cached is None:  # memoised: large rounds are asked often, and the object is immutable
+            seen: dict[str, None] = {}
+            for group in self.groups:
+                seen.update(dict.fromkeys(group.people))
+            seen.update(dict.fromkeys(self.unmatched))
+            cached = tuple(seen)
+            object.__setattr__(self, "_participants", cached)
+        return cached
 
 
 @dataclass(frozen=True)

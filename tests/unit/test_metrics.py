@@ -162,7 +162,7 @@ def test_definitions_cover_every_metric():
     keys = [d.key for d in METRICS]
     assert len(keys) == len(set(keys))
     assert set(keys) <= fields
-    assert fields - set(keys) == {"round", "sampled", "bridge_nodes", "top_bridges_private"}
+    assert fields - set(keys) == {"round", "sampled", "reach_sampled", "bridge_nodes", "top_bridges_private"}
     assert all(len(d.definition) > 30 and d.section in {"round", "cumulative"} for d in METRICS)
 
 
