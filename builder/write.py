@@ -4,10 +4,18 @@ A build is written to a fresh sibling folder and swapped in with renames, so a
 failed build never leaves a half-written site. Files whose bytes did not change
 are hard-linked from the previous output (same inode, same mtime): "unchanged
 files are not rewritten", and a no-change rebuild skips the swap entirely.
+
+When a previous output is intact and only a few files changed (an edit, a serve
+rebuild), those files are replaced in place instead, each with its own atomic
+rename, and the manifest last: re-linking and deleting 14,000 files to change
+three cost seconds. Content errors still leave the output untouched (they are
+raised before anything is written); an interrupted update is repaired by the
+next build, because the old manifest no longer matches the changed files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MANIFEST = ".netjournal-manifest.json"
+IN_PLACE_MIN = 64  # up to this many changed files (or a quarter of the site) are updated in place
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,14 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
     removed = tuple(sorted(set(old) - set(new)))
     if output.is_dir() and old and not changed and not removed and _intact(output, new):
         return WriteResult((), (), len(new))
+    if (
+        output.is_dir()
+        and old
+        and len(changed) + len(removed) <= max(IN_PLACE_MIN, len(new) // 4)
+        and _intact(output, {p: d for p, d in new.items() if p not in changed})
+    ):
+        _update_in_place(files, output, changed, removed, new)
+        return WriteResult(changed, removed, len(new) - len(changed))
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
     try:
@@ -78,6 +95,41 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return WriteResult(changed, removed, len(new) - len(changed))
+
+
+def _update_in_place(
+    files: Mapping[str, bytes],
+    output: Path,
+    changed: tuple[str, ...],
+    removed: tuple[str, ...],
+    new: Mapping[str, str],
+) -> None:
+    """Replace just the changed files (each atomically), delete the removed ones, then the manifest."""
+    for path in changed:
+        _replace_file(output / path, files[path])
+    for path in removed:
+        target = output / path
+        if target.is_file() or target.is_symlink():
+            target.unlink()
+        parent = target.parent
+        while parent != output and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    _replace_file(output / MANIFEST, json.dumps(new, sort_keys=True, indent=0).encode("utf-8"))
+
+
+def _replace_file(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _intact(output: Path, new: Mapping[str, str]) -> bool:

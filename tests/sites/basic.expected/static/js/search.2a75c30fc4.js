@@ -20,6 +20,8 @@
   var lastQuery = "";
 
   form.hidden = false;
+  var fallback = root.querySelector(".search-nojs");
+  if (fallback) fallback.hidden = true;
 
   function say(text) { status.textContent = text; }
 
