@@ -35,11 +35,16 @@ def test_two_builds_into_different_folders_are_byte_identical(tmp_path):
 
 
 def test_failed_build_leaves_previous_output_untouched(tmp_path):
-    source = make_site(tmp_path, {"content/posts/a.md": make_post(title="Alpha"), "content/posts/b.md": make_post(title="Beta")})
+    source = make_site(
+        tmp_path,
+        {"content/posts/a.md": make_post(title="Alpha"), "content/posts/b.md": make_post(title="Beta")},
+    )
     output = tmp_path / "public"
     build(source, output)
     before = snapshot(output)
-    (source / "content/posts/b.md").write_text("---\ntitle: [unclosed\ndate: 2020-01-01\n---\n", encoding="utf-8")
+    (source / "content/posts/b.md").write_text(
+        "---\ntitle: [unclosed\ndate: 2020-01-01\n---\n", encoding="utf-8"
+    )
     (source / "content/posts/c.md").write_text(make_post(title="Gamma"), encoding="utf-8")
     with pytest.raises((SiteError, SiteErrors)):
         build(source, output)
@@ -48,7 +53,10 @@ def test_failed_build_leaves_previous_output_untouched(tmp_path):
 
 
 def test_unchanged_files_are_not_rewritten(tmp_path):
-    source = make_site(tmp_path, {"content/posts/a.md": make_post(title="Alpha"), "content/posts/b.md": make_post(title="Beta")})
+    source = make_site(
+        tmp_path,
+        {"content/posts/a.md": make_post(title="Alpha"), "content/posts/b.md": make_post(title="Beta")},
+    )
     output = tmp_path / "public"
     first = build(source, output)
     assert first.written  # everything is new the first time
@@ -56,7 +64,9 @@ def test_unchanged_files_are_not_rewritten(tmp_path):
     again = build(source, output)
     assert again.written == () and again.removed == ()
     assert snapshot(output) == before  # same bytes, mtimes and inodes
-    (source / "content/posts/b.md").write_text(make_post(title="Beta", body="Changed text."), encoding="utf-8")
+    (source / "content/posts/b.md").write_text(
+        make_post(title="Beta", body="Changed text."), encoding="utf-8"
+    )
     third = build(source, output)
     after = snapshot(output)
     assert "posts/b/index.html" in third.written
@@ -66,7 +76,10 @@ def test_unchanged_files_are_not_rewritten(tmp_path):
 
 
 def test_removed_post_disappears_from_output(tmp_path):
-    source = make_site(tmp_path, {"content/posts/a.md": make_post(title="Alpha"), "content/posts/b.md": make_post(title="Beta")})
+    source = make_site(
+        tmp_path,
+        {"content/posts/a.md": make_post(title="Alpha"), "content/posts/b.md": make_post(title="Beta")},
+    )
     output = tmp_path / "public"
     build(source, output)
     (source / "content/posts/b.md").unlink()

@@ -19,7 +19,11 @@ INVALID = ROOT / "tests" / "sites" / "invalid"
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "builder", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=120,
+        [sys.executable, "-m", "builder", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=120,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 
@@ -46,16 +50,23 @@ def test_init_refuses_a_non_empty_folder(tmp_path, capsys):
 
 def test_new_post_writes_a_dated_draft_and_never_overwrites(tmp_path, capsys):
     site = make_site(tmp_path)
-    assert main(["new", "post", "Café: the \"yet\" post", "--tags", "yet, system leadership", "--source", str(site)]) == 0
+    assert (
+        main(
+            ["new", "post", 'Café: the "yet" post', "--tags", "yet, system leadership", "--source", str(site)]
+        )
+        == 0
+    )
     (path,) = (site / "content/posts").glob("*.md")
     assert path.name == f"{date.today().isoformat()}-cafe-the-yet-post.md"
     content = path.read_text(encoding="utf-8")
     assert "draft: true" in content
     post = parse_post("content/posts/" + path.name, content, UTC, "/")  # the draft is a valid post
-    assert post.title == 'Café: the "yet" post' and post.tag_names == ("yet", "system leadership") and post.draft
+    assert (
+        post.title == 'Café: the "yet" post' and post.tag_names == ("yet", "system leadership") and post.draft
+    )
     path.write_text(content + "\nMy words.\n", encoding="utf-8")
     capsys.readouterr()
-    assert main(["new", "post", "Café: the \"yet\" post", "--source", str(site)]) == 1
+    assert main(["new", "post", 'Café: the "yet" post', "--source", str(site)]) == 1
     assert "already exists" in capsys.readouterr().err
     assert path.read_text(encoding="utf-8").endswith("My words.\n")
 
@@ -64,7 +75,9 @@ def test_build_with_drafts_flag(tmp_path):
     site = make_site(tmp_path, {"content/posts/d.md": make_post(title="Draft", draft=True)})
     assert main(["build", "--source", str(site), "--quiet"]) == 0
     assert not (site / "public/posts/d").exists()
-    assert main(["build", "--source", str(site), "--output", str(tmp_path / "pre"), "--drafts", "--quiet"]) == 0
+    assert (
+        main(["build", "--source", str(site), "--output", str(tmp_path / "pre"), "--drafts", "--quiet"]) == 0
+    )
     assert "DRAFT" in (tmp_path / "pre/posts/d/index.html").read_text(encoding="utf-8")
 
 
@@ -80,17 +93,25 @@ def test_check_invalid_site_exit_1(capsys):
 
 
 def test_check_warns_about_variant_spellings_but_passes(tmp_path, capsys):
-    site = make_site(tmp_path, {
-        "content/posts/a.md": make_post(tags=["localgov digital"]),
-        "content/posts/b.md": make_post(title="B", tags=["localgovdigital"]),
-    })
+    site = make_site(
+        tmp_path,
+        {
+            "content/posts/a.md": make_post(tags=["localgov digital"]),
+            "content/posts/b.md": make_post(title="B", tags=["localgovdigital"]),
+        },
+    )
     assert main(["check", "--source", str(site)]) == 0
     captured = capsys.readouterr()
-    assert "warning: tags 'localgov digital' / 'localgovdigital' look like one theme spelt differently" in captured.err
+    assert (
+        "warning: tags 'localgov digital' / 'localgovdigital' look like one theme spelt differently"
+        in captured.err
+    )
 
 
 def test_check_reports_broken_internal_links(tmp_path, capsys):
-    site = make_site(tmp_path, {"content/posts/a.md": make_post(body="Intro.\n\nSee [nowhere](/posts/nowhere/).\n")})
+    site = make_site(
+        tmp_path, {"content/posts/a.md": make_post(body="Intro.\n\nSee [nowhere](/posts/nowhere/).\n")}
+    )
     assert main(["check", "--source", str(site)]) == 1
     assert "content/posts/a.md:7: link to /posts/nowhere/ points at no page" in capsys.readouterr().err
 

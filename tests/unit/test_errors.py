@@ -23,7 +23,12 @@ def test_error_list_collects_sorts_and_dedupes():
     errors.extend([SiteError("a.md", None, "file-wide")])
     with pytest.raises(SiteErrors) as info:
         errors.raise_if_any()
-    assert [e.format() for e in info.value] == ["a.md: file-wide", "a.md:1: one", "a.md:9: nine", "b.md:2: two"]
+    assert [e.format() for e in info.value] == [
+        "a.md: file-wide",
+        "a.md:1: one",
+        "a.md:9: nine",
+        "b.md:2: two",
+    ]
     assert str(info.value).splitlines()[0] == "a.md: file-wide"
 
 

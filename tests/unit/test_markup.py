@@ -11,7 +11,9 @@ from builder.markup import parse_directive, plain_text, render_markdown
 
 
 def test_root_relative_links_and_images_get_the_base_path():
-    out = render_markdown("[a](/posts/x/) [b](https://x.org/) ![i](/static/i.png) [c](#top)", "p.md", 5, "/journal/")
+    out = render_markdown(
+        "[a](/posts/x/) [b](https://x.org/) ![i](/static/i.png) [c](#top)", "p.md", 5, "/journal/"
+    )
     assert 'href="/journal/posts/x/"' in out.html and 'href="https://x.org/"' in out.html
     assert 'src="/journal/static/i.png"' in out.html and 'loading="lazy"' in out.html
     assert 'href="#top"' in out.html
@@ -24,9 +26,15 @@ def test_raw_html_is_kept_but_code_is_escaped():
 
 
 def test_directive_becomes_placeholder_with_line():
-    out = render_markdown("Intro.\n\n::: network round=2 mode=round caption=\"Round <two>\"\n", "p.md", 10, "/")
+    out = render_markdown('Intro.\n\n::: network round=2 mode=round caption="Round <two>"\n', "p.md", 10, "/")
     (embed,) = out.embeds
-    assert (embed.round, embed.mode, embed.view, embed.caption, embed.line) == (2, "round", "people", "Round <two>", 12)
+    assert (embed.round, embed.mode, embed.view, embed.caption, embed.line) == (
+        2,
+        "round",
+        "people",
+        "Round <two>",
+        12,
+    )
     assert 'caption="Round &lt;two&gt;"' in out.html
     assert "::: network" not in out.html
 
@@ -44,8 +52,13 @@ def test_directive_in_a_code_fence_is_left_alone():
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [("", "needs round=<number>"), ("round=x", "needs round=<number>"), ("round=1 colour=red", "unknown argument"),
-     ("round=1 mode=sideways", "mode must be"), ('round=1 caption="open', "No closing quotation")],
+    [
+        ("", "needs round=<number>"),
+        ("round=x", "needs round=<number>"),
+        ("round=1 colour=red", "unknown argument"),
+        ("round=1 mode=sideways", "mode must be"),
+        ('round=1 caption="open', "No closing quotation"),
+    ],
 )
 def test_bad_directives_are_errors_with_line(args, message):
     with pytest.raises(SiteError) as info:

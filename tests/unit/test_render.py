@@ -19,16 +19,29 @@ PEOPLE = "me: {name: Me Myself, public: true}\nfriend: {name: Secret Friend}\n"
 
 def posts(n: int, tags: list[str] | None = None) -> dict[str, str]:
     return {
-        f"content/posts/2020-01-{i:02d}-post-{i}.md": make_post(title=f"Post {i}", date=f"2020-01-{i:02d}", tags=tags or [])
+        f"content/posts/2020-01-{i:02d}-post-{i}.md": make_post(
+            title=f"Post {i}", date=f"2020-01-{i:02d}", tags=tags or []
+        )
         for i in range(1, n + 1)
     }
 
 
 def test_pages_of_a_small_site(tmp_path):
-    files = render(make_site(tmp_path, {**posts(2, ["Yet"]), "content/pages/about.md": "---\ntitle: About\n---\nHi.\n"}))
+    files = render(
+        make_site(tmp_path, {**posts(2, ["Yet"]), "content/pages/about.md": "---\ntitle: About\n---\nHi.\n"})
+    )
     for path in [
-        "index.html", "posts/post-1/index.html", "posts/post-2/index.html", "about/index.html", "tags/index.html",
-        "tags/yet/index.html", "tags/yet/feed.xml", "archive/index.html", "feed.xml", "sitemap.xml", "robots.txt",
+        "index.html",
+        "posts/post-1/index.html",
+        "posts/post-2/index.html",
+        "about/index.html",
+        "tags/index.html",
+        "tags/yet/index.html",
+        "tags/yet/feed.xml",
+        "archive/index.html",
+        "feed.xml",
+        "sitemap.xml",
+        "robots.txt",
         "404.html",
     ]:
         assert path in files, path
@@ -49,11 +62,18 @@ def test_pagination_of_index_and_tag_pages(tmp_path):
 
 
 def test_post_page_has_prev_next_related_reading_time_and_tags(tmp_path):
-    files = render(make_site(tmp_path, {
-        "content/posts/a.md": make_post(title="Alpha", date="2020-01-01", tags=["yet", "coaching"]),
-        "content/posts/b.md": make_post(title="Beta", date="2020-02-01", tags=["coaching"]),
-        "content/posts/c.md": make_post(title="Gamma", date="2020-03-01", tags=["other"], body=" ".join(["w"] * 700)),
-    }))
+    files = render(
+        make_site(
+            tmp_path,
+            {
+                "content/posts/a.md": make_post(title="Alpha", date="2020-01-01", tags=["yet", "coaching"]),
+                "content/posts/b.md": make_post(title="Beta", date="2020-02-01", tags=["coaching"]),
+                "content/posts/c.md": make_post(
+                    title="Gamma", date="2020-03-01", tags=["other"], body=" ".join(["w"] * 700)
+                ),
+            },
+        )
+    )
     beta = text(files, "posts/b/index.html")
     assert re.search(r'rel="prev" href="/posts/a/"', beta) and re.search(r'rel="next" href="/posts/c/"', beta)
     related = beta.split('id="related-heading"')[1]
@@ -63,19 +83,35 @@ def test_post_page_has_prev_next_related_reading_time_and_tags(tmp_path):
 
 
 def test_archive_groups_by_year_and_month(tmp_path):
-    files = render(make_site(tmp_path, {
-        "content/posts/a.md": make_post(title="Alpha", date="2019-05-01"),
-        "content/posts/b.md": make_post(title="Beta", date="2020-02-01"),
-    }))
+    files = render(
+        make_site(
+            tmp_path,
+            {
+                "content/posts/a.md": make_post(title="Alpha", date="2019-05-01"),
+                "content/posts/b.md": make_post(title="Beta", date="2020-02-01"),
+            },
+        )
+    )
     page = text(files, "archive/index.html")
-    assert page.index(">2020<") < page.index("February") < page.index(">2019<") < page.index("May") < page.index("Alpha")
+    assert (
+        page.index(">2020<")
+        < page.index("February")
+        < page.index(">2019<")
+        < page.index("May")
+        < page.index("Alpha")
+    )
 
 
 def test_drafts_never_in_build_output_but_shown_with_banner_with_drafts(tmp_path):
-    source = make_site(tmp_path, {
-        "content/posts/pub.md": make_post(title="Published", tags=["yet"]),
-        "content/posts/wip.md": make_post(title="Secret draft", date="2020-02-01", tags=["yet"], draft=True),
-    })
+    source = make_site(
+        tmp_path,
+        {
+            "content/posts/pub.md": make_post(title="Published", tags=["yet"]),
+            "content/posts/wip.md": make_post(
+                title="Secret draft", date="2020-02-01", tags=["yet"], draft=True
+            ),
+        },
+    )
     files = render(source)
     assert "posts/wip/index.html" not in files
     assert not any(b"Secret draft" in data for data in files.values())
@@ -93,11 +129,16 @@ def test_future_posts_need_the_future_flag(tmp_path):
 
 
 def test_unknown_front_matter_key_reachable_from_an_override(tmp_path):
-    override = '{% extends "theme:post.html" %}{% block content %}<p class="mood">{{ post.meta.mood }}</p>{{ super() }}{% endblock %}'
-    files = render(make_site(tmp_path, {
-        "content/posts/a.md": make_post(title="Alpha", mood="hopeful <3"),
-        "templates/post.html": override,
-    }))
+    override = '{% extends "theme:post.html" %}{% block content %}<p class="mood">{{ post.meta.mood }}</p>{{ super() }}{% endblock %}'  # noqa: E501
+    files = render(
+        make_site(
+            tmp_path,
+            {
+                "content/posts/a.md": make_post(title="Alpha", mood="hopeful <3"),
+                "templates/post.html": override,
+            },
+        )
+    )
     page = text(files, "posts/a/index.html")
     assert '<p class="mood">hopeful &lt;3</p>' in page
     assert "<h1" in page  # super(): the theme's own block still renders
@@ -105,10 +146,15 @@ def test_unknown_front_matter_key_reachable_from_an_override(tmp_path):
 
 
 def test_theme_override_of_one_template_only(tmp_path):
-    files = render(make_site(tmp_path, {
-        "content/posts/a.md": make_post(title="Alpha", tags=["yet"]),
-        "templates/tag.html": '{% extends "theme:tag.html" %}{% block content %}<p id="mine">Mine: {{ tag.name }}</p>{% endblock %}',
-    }))
+    files = render(
+        make_site(
+            tmp_path,
+            {
+                "content/posts/a.md": make_post(title="Alpha", tags=["yet"]),
+                "templates/tag.html": '{% extends "theme:tag.html" %}{% block content %}<p id="mine">Mine: {{ tag.name }}</p>{% endblock %}',  # noqa: E501
+            },
+        )
+    )
     assert '<p id="mine">Mine: yet</p>' in text(files, "tags/yet/index.html")
     assert 'id="mine"' not in text(files, "posts/a/index.html")
 
@@ -123,15 +169,21 @@ def test_template_errors_are_site_errors(tmp_path):
 def test_sub_path_base_url_prefixes_every_internal_link(tmp_path):
     config = MINIMAL_CONFIG.replace("https://example.org/", "https://example.org/journal/")
     body = "See [the other one](/posts/b/) and ![pic](/static/pic.png).\n\n::: network round=1\n"
-    source = make_site(tmp_path, {
-        "content/posts/a.md": make_post(title="Alpha", tags=["yet", "localgov digital"], body=body, round=1),
-        "content/posts/b.md": make_post(title="Beta", date="2020-02-01", tags=["yet"]),
-        "content/pages/about.md": "---\ntitle: About\n---\n[home](/)\n",
-        "data/tags.yaml": "localgov digital:\n  aliases: [localgovdigital]\n",
-        "data/people.yaml": PEOPLE,
-        "data/rounds/round-1.yaml": ROUND,
-        "static/pic.png": "not really a png",
-    }, config)
+    source = make_site(
+        tmp_path,
+        {
+            "content/posts/a.md": make_post(
+                title="Alpha", tags=["yet", "localgov digital"], body=body, round=1
+            ),
+            "content/posts/b.md": make_post(title="Beta", date="2020-02-01", tags=["yet"]),
+            "content/pages/about.md": "---\ntitle: About\n---\n[home](/)\n",
+            "data/tags.yaml": "localgov digital:\n  aliases: [localgovdigital]\n",
+            "data/people.yaml": PEOPLE,
+            "data/rounds/round-1.yaml": ROUND,
+            "static/pic.png": "not really a png",
+        },
+        config,
+    )
     files = render(source)
     html_pages = [p for p in files if p.endswith(".html")]
     assert len(html_pages) > 10
@@ -162,25 +214,37 @@ def test_sub_path_base_url_prefixes_every_internal_link(tmp_path):
 
 
 def test_alias_redirect_page(tmp_path):
-    files = render(make_site(tmp_path, {
-        "content/posts/a.md": make_post(tags=["localgov digital"]),
-        "content/posts/b.md": make_post(title="B", tags=["#LocalGovDigital"]),
-        "data/tags.yaml": "localgov digital:\n  title: LocalGov Digital\n  aliases: [localgovdigital]\n",
-    }))
+    files = render(
+        make_site(
+            tmp_path,
+            {
+                "content/posts/a.md": make_post(tags=["localgov digital"]),
+                "content/posts/b.md": make_post(title="B", tags=["#LocalGovDigital"]),
+                "data/tags.yaml": "localgov digital:\n  title: LocalGov Digital\n  aliases: [localgovdigital]\n",  # noqa: E501
+            },
+        )
+    )
     redirect = text(files, "tags/localgovdigital/index.html")
     assert '<meta http-equiv="refresh" content="0; url=/tags/localgov-digital/">' in redirect
     assert '<link rel="canonical" href="https://example.org/tags/localgov-digital/">' in redirect
     assert "2 posts" in text(files, "tags/localgov-digital/index.html")
-    assert 'href="/tags/localgov-digital/"' in text(files, "posts/b/index.html")  # alias spelling links the tag
+    assert 'href="/tags/localgov-digital/"' in text(
+        files, "posts/b/index.html"
+    )  # alias spelling links the tag
     assert "tags/localgovdigital/" not in text(files, "sitemap.xml")
 
 
 def test_tags_index_lists_counts_and_descriptions_on_tag_page(tmp_path):
-    files = render(make_site(tmp_path, {
-        **posts(3, ["Yet"]),
-        "content/posts/x.md": make_post(title="X", tags=["coaching"]),
-        "data/tags.yaml": "yet:\n  description: The power of *not yet*.\n",
-    }))
+    files = render(
+        make_site(
+            tmp_path,
+            {
+                **posts(3, ["Yet"]),
+                "content/posts/x.md": make_post(title="X", tags=["coaching"]),
+                "data/tags.yaml": "yet:\n  description: The power of *not yet*.\n",
+            },
+        )
+    )
     index = text(files, "tags/index.html")
     assert re.search(r'href="/tags/yet/">Yet</a> <span class="count">\(3 posts\)', index)
     assert re.search(r'href="/tags/coaching/">coaching</a> <span class="count">\(1 post\)', index)
@@ -188,11 +252,18 @@ def test_tags_index_lists_counts_and_descriptions_on_tag_page(tmp_path):
 
 
 def test_feeds_parse_as_atom_with_updated_and_absolute_links(tmp_path):
-    source = make_site(tmp_path, {
-        "content/posts/a.md": make_post(title="Alpha & <Omega>", date="2020-01-01", tags=["yet"], updated="2020-03-05"),
-        "content/posts/b.md": make_post(title="Beta", date="2020-02-01", tags=["coaching"], body="[a](/posts/a/)"),
-        "content/posts/c.md": make_post(title="Hidden", date="2020-02-03", tags=["yet"], draft=True),
-    })
+    source = make_site(
+        tmp_path,
+        {
+            "content/posts/a.md": make_post(
+                title="Alpha & <Omega>", date="2020-01-01", tags=["yet"], updated="2020-03-05"
+            ),
+            "content/posts/b.md": make_post(
+                title="Beta", date="2020-02-01", tags=["coaching"], body="[a](/posts/a/)"
+            ),
+            "content/posts/c.md": make_post(title="Hidden", date="2020-02-03", tags=["yet"], draft=True),
+        },
+    )
     files = render(source)
     feed = feedparser.parse(files["feed.xml"])
     assert feed.bozo == 0, feed.get("bozo_exception")
@@ -215,11 +286,16 @@ def test_feed_size_limits_entries(tmp_path):
 
 
 def test_post_linked_to_network_names_only_public_people(tmp_path):
-    files = render(make_site(tmp_path, {
-        "content/posts/a.md": make_post(title="Alpha", round=1, **{"with": ["me", "friend"]}),
-        "data/people.yaml": PEOPLE,
-        "data/rounds/round-1.yaml": ROUND,
-    }))
+    files = render(
+        make_site(
+            tmp_path,
+            {
+                "content/posts/a.md": make_post(title="Alpha", round=1, **{"with": ["me", "friend"]}),
+                "data/people.yaml": PEOPLE,
+                "data/rounds/round-1.yaml": ROUND,
+            },
+        )
+    )
     page = text(files, "posts/a/index.html")
     assert "Me Myself" in page and 'href="/network/round-1/"' in page
     assert "1 participant who is not named" in page
@@ -229,12 +305,17 @@ def test_post_linked_to_network_names_only_public_people(tmp_path):
 
 
 def test_html_pages_parse_without_html5_errors(tmp_path):
-    files = render(make_site(tmp_path, {
-        **posts(3, ["yet"]),
-        "content/pages/about.md": "---\ntitle: About\n---\n| a | b |\n|---|---|\n| 1 | 2 |\n\nA footnote[^1].\n\n[^1]: Here.\n",
-        "content/posts/code.md": make_post(title="Code", body="```python\nprint('<hi>')\n```\n"),
-        "data/tags.yaml": "yet:\n  aliases: [not-yet]\n",
-    }))
+    files = render(
+        make_site(
+            tmp_path,
+            {
+                **posts(3, ["yet"]),
+                "content/pages/about.md": "---\ntitle: About\n---\n| a | b |\n|---|---|\n| 1 | 2 |\n\nA footnote[^1].\n\n[^1]: Here.\n",  # noqa: E501
+                "content/posts/code.md": make_post(title="Code", body="```python\nprint('<hi>')\n```\n"),
+                "data/tags.yaml": "yet:\n  aliases: [not-yet]\n",
+            },
+        )
+    )
     for path in [p for p in files if p.endswith(".html")]:
         parser = html5lib.HTMLParser(strict=False)
         parser.parse(files[path])

@@ -24,7 +24,11 @@ def test_visible_posts_hide_drafts_and_future_unless_asked():
     everything = [published, draft, future]
     assert [p.title for p in visible_posts(everything, NOW, drafts=False, future=False)] == ["pub"]
     assert [p.title for p in visible_posts(everything, NOW, drafts=False, future=True)] == ["future", "pub"]
-    assert [p.title for p in visible_posts(everything, NOW, drafts=True, future=False)] == ["future", "draft", "pub"]
+    assert [p.title for p in visible_posts(everything, NOW, drafts=True, future=False)] == [
+        "future",
+        "draft",
+        "pub",
+    ]
 
 
 def test_newest_first_ties_by_path():
@@ -53,17 +57,22 @@ def test_page_may_not_take_a_builtin_section():
 
 def test_draft_slug_collision_ignored_in_build_but_posts_still_parsed():
     one = post("same", "2020-01-01")
-    two = parse_post("content/posts/other.md", make_post(date="2020-02-01", slug="same", draft=True), UTC, "/")
+    two = parse_post(
+        "content/posts/other.md", make_post(date="2020-02-01", slug="same", draft=True), UTC, "/"
+    )
     site = assemble(SiteConfig(), [one, two], [], {}, None, NOW)
     assert [p.title for p in site.posts] == ["same"]
 
 
 def test_embed_and_round_naming_unknown_rounds(tmp_path):
     body = "Intro.\n\n::: network round=9\n"
-    source = make_site(tmp_path, {
-        "content/posts/a.md": make_post(body=body, round=7),
-        "data/rounds/round-1.yaml": "round: 1\ndate: 2020-01-01\npairs:\n  - [a, b]\n",
-    })
+    source = make_site(
+        tmp_path,
+        {
+            "content/posts/a.md": make_post(body=body, round=7),
+            "data/rounds/round-1.yaml": "round: 1\ndate: 2020-01-01\npairs:\n  - [a, b]\n",
+        },
+    )
     with pytest.raises(SiteErrors) as info:
         render(source)
     assert [e.format() for e in info.value.errors] == [
@@ -73,13 +82,20 @@ def test_embed_and_round_naming_unknown_rounds(tmp_path):
 
 
 def test_unknown_person_in_with(tmp_path):
-    source = make_site(tmp_path, {
-        "content/posts/a.md": make_post(**{"with": ["nobody"]}),
-        "data/rounds/round-1.yaml": "round: 1\ndate: 2020-01-01\npairs:\n  - [a, b]\n",
-    })
+    source = make_site(
+        tmp_path,
+        {
+            "content/posts/a.md": make_post(**{"with": ["nobody"]}),
+            "data/rounds/round-1.yaml": "round: 1\ndate: 2020-01-01\npairs:\n  - [a, b]\n",
+        },
+    )
     with pytest.raises(SiteErrors) as info:
         render(source)
-    assert info.value.errors[0].format().startswith("content/posts/a.md:4: unknown participant 'nobody' in 'with'")
+    assert (
+        info.value.errors[0]
+        .format()
+        .startswith("content/posts/a.md:4: unknown participant 'nobody' in 'with'")
+    )
 
 
 def test_site_now_marks_future_posts_unpublished():

@@ -148,7 +148,12 @@ def test_paginate():
 
 
 def test_archive_by_year_then_month_newest_first():
-    posts = [p("c", "2021-03-01", []), p("b", "2020-12-05", []), p("a", "2020-12-01", []), p("z", "2020-01-09", [])]
+    posts = [
+        p("c", "2021-03-01", []),
+        p("b", "2020-12-05", []),
+        p("a", "2020-12-01", []),
+        p("z", "2020-01-09", []),
+    ]
     grouped = archive(posts)
     assert [(y, [(m, [x.title for x in ps]) for m, ps in months]) for y, months in grouped] == [
         (2021, [(3, ["c"])]),

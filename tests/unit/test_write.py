@@ -8,7 +8,11 @@ from builder.write import MANIFEST, read_manifest, write_output
 
 
 def files_in(root):
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != MANIFEST}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != MANIFEST
+    }
 
 
 def test_writes_exactly_the_files(tmp_path):
