@@ -2,19 +2,21 @@
 
 The organiser wants pairs that have never met, across organisations, that knit
 separate parts of the network together, and a proposal they can reproduce. Like the
-tools that do this for real schemes, it is one maximum-weight matching
-(``networkx.max_weight_matching`` with ``maxcardinality=True``) over candidate pairs:
+tools that do this for real schemes, it is a maximum-weight matching
+(``networkx.max_weight_matching`` with ``maxcardinality=True``):
 
-* a pair that has never met weighs ``BASE`` plus a cross-organisation bonus, a
-  different-component bonus and a seeded tiebreak; ``BASE`` is larger than all bonuses
-  of a whole matching together, so the matching has as few repeat pairs as possible;
-* a repeat pair weighs a little (more the longer ago they last met), so when a repeat
-  cannot be avoided the least recent partners are chosen, and every repeat is flagged;
-* an odd count leaves one person over, who joins the pair they can join without a
-  repeat (searched exhaustively for small groups, see :func:`_odd_one_out`).
+1. over the pairs who have never met, weighted 1 + cross-organisation + different
+   component: as many new pairs as possible, and among those the preferred ones;
+2. the people left over (only those for whom no new partner is left) are matched among
+   themselves by how long ago they last met, so repeats go to least recent partners
+   and each one is flagged with the reason;
+3. an odd count leaves one person over, who joins the pair they can join without a
+   repeat (searched exhaustively for small groups, see :func:`_odd_one_out`).
 
-Above ``FULL_LIMIT`` people each person gets ``SAMPLE_PARTNERS`` sampled candidate
-partners (blossom on all pairs of 1,000 people takes ~6 s; sampled, well under 1 s).
+The seed shuffles the order people are fed to the matching, which is the tiebreak
+between equally good proposals. Above ``FULL_LIMIT`` people the pool is matched in
+blocks with ``SAMPLE_PARTNERS`` sampled candidate partners each, which keeps 1,000+
+people fast (see :func:`_pair_everyone`).
 
 Everything but :func:`main_match` is pure: values in, values out.
 """
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import itertools
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,14 +37,12 @@ import yaml
 from .errors import SiteError
 from .rounds import RoundData, load_round_data
 
-#: Up to this many people every pair is a candidate; above it partners are sampled.
+#: Up to this many people every new pair is a candidate; above it, blocks of this size with sampled partners.
 FULL_LIMIT = 400
 #: Candidate partners sampled per person above FULL_LIMIT.
 SAMPLE_PARTNERS = 16
 #: Up to this many people the odd person's triad is searched over every possible triad.
 EXACT_ODD_LIMIT = 13
-#: Range of the seeded tiebreak added to each candidate pair.
-TIEBREAK = 1000
 
 PEOPLE_FILE = "data/people.yaml"
 ROUNDS_DIR = "data/rounds"
@@ -167,14 +166,16 @@ def active_pool(
 
 @dataclass(frozen=True)
 class _Weights:
-    """Integer weights (exact arithmetic in the blossom algorithm) for one round."""
+    """Which pairs are new, and how much the matching wants each pair.
 
-    bonus: int  # one cross-organisation or different-component bonus
-    base: int  # a new pair; exceeds every bonus, tiebreak and repeat weight of a matching summed
+    The blossom algorithm slows down sharply with many distinct weights (a per-pair random
+    tiebreak makes 1,000 people 20x slower), so weights take a few integer levels and the
+    seeded tiebreak is the order in which people are fed to it.
+    """
+
     orgs: Mapping[str, str | None]
     history: _History
     round_number: int
-    seed: int
 
     def new(self, a: str, b: str) -> bool:
         return frozenset((a, b)) not in self.history.last_met
@@ -187,32 +188,21 @@ class _Weights:
         comp = self.history.component
         return a not in comp or b not in comp or comp[a] != comp[b]
 
-    def pair(self, a: str, b: str) -> int:
-        """The weight of grouping a with b."""
-        key = frozenset((a, b))
-        tie = _tiebreak(self.seed, a, b)
-        last = self.history.last_met.get(key)
-        if last is not None:  # the longer ago, the better a repeat
-            return 1 + tie + self.bonus * (self.round_number - last)
-        extra = self.bonus * (int(self.cross_org(a, b)) + int(self.bridging(a, b)))
-        return self.base + extra + tie
+    def preference(self, a: str, b: str) -> int:
+        """1 for a new pair, plus 1 across organisations, plus 1 across components; 0 for a repeat."""
+        if not self.new(a, b):
+            return 0
+        return 1 + int(self.cross_org(a, b)) + int(self.bridging(a, b))
+
+    def recency(self, a: str, b: str) -> int:
+        """Rounds since a repeat pair last met (higher is better); 0 for a new pair."""
+        last = self.history.last_met.get(frozenset((a, b)))
+        return 0 if last is None else self.round_number - last
 
 
-def _weights(
-    data: RoundData, pool: Sequence[str], history: _History, round_number: int, seed: int
-) -> _Weights:
-    groups = len(pool) // 2 + 1
-    bonus = TIEBREAK * groups  # the tiebreaks of a whole matching never outweigh one bonus
-    base = groups * bonus * (round_number + 3) + 1
+def _weights(data: RoundData, pool: Sequence[str], history: _History, round_number: int) -> _Weights:
     orgs = {pid: (data.people[pid].organisation if pid in data.people else None) for pid in pool}
-    return _Weights(bonus, base, orgs, history, round_number, seed)
-
-
-def _tiebreak(seed: int, a: str, b: str) -> int:
-    """A seeded pseudo-random number per pair, the same whatever order pairs are asked in."""
-    low, high = sorted((a, b))
-    digest = hashlib.blake2b(f"{seed}\0{low}\0{high}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % TIEBREAK
+    return _Weights(orgs, history, round_number)
 
 
 # --- matching ---
@@ -223,37 +213,57 @@ def _matching(graph: nx.Graph) -> list[Pair]:
     return sorted(tuple(sorted(p)) for p in pairs)  # type: ignore[misc]
 
 
-def _full_graph(people: Sequence[str], weights: _Weights) -> nx.Graph:
+def _new_pairs_graph(people: Sequence[str], weights: _Weights, rng: random.Random | None) -> nx.Graph:
+    """New pairs only, weighted by preference: all of them, or ``SAMPLE_PARTNERS`` per person."""
     graph = nx.Graph()
     graph.add_nodes_from(people)
-    for a, b in itertools.combinations(people, 2):
-        graph.add_edge(a, b, weight=weights.pair(a, b))
+    for i, a in enumerate(people):
+        others = people[i + 1 :] if rng is None else rng.sample(people, min(SAMPLE_PARTNERS + 1, len(people)))
+        for b in others:
+            if a != b and weights.new(a, b):
+                graph.add_edge(a, b, weight=weights.preference(a, b))
     return graph
 
 
-def _sampled_graph(people: Sequence[str], weights: _Weights, rng: random.Random) -> nx.Graph:
-    """New pairs only, ``SAMPLE_PARTNERS`` random candidates per person (plus those who chose them)."""
+def _leftover_graph(people: Sequence[str], weights: _Weights) -> nx.Graph:
+    """Everyone with everyone: a new pair beats any repeat; among repeats the least recent wins."""
+    top = (len(people) // 2 + 1) * (weights.round_number + 1)
     graph = nx.Graph()
     graph.add_nodes_from(people)
-    for a in people:
-        for b in rng.sample(people, min(SAMPLE_PARTNERS + 1, len(people))):
-            if a != b and weights.new(a, b):
-                graph.add_edge(a, b, weight=weights.pair(a, b))
+    for a, b in itertools.combinations(people, 2):
+        score = top + weights.preference(a, b) if weights.new(a, b) else weights.recency(a, b)
+        graph.add_edge(a, b, weight=score)
     return graph
 
 
 def _pair_everyone(people: Sequence[str], weights: _Weights, rng: random.Random) -> list[Pair]:
-    """A maximum matching of ``people`` (all but one when odd) with as few repeats as possible."""
+    """A maximum matching of ``people`` (all but one when odd) with as few repeats as possible.
+
+    First as many new pairs as possible: exactly up to ``FULL_LIMIT`` people; above it in
+    blocks of ``FULL_LIMIT`` with ``SAMPLE_PARTNERS`` sampled partners each (the blossom
+    algorithm is roughly cubic, so 5,000 people in one piece take ~25 s, in blocks a few).
+    The few people left over are then paired among themselves, which needs a repeat only
+    where no new pair is left (least recent partners first).
+    """
     remaining = list(people)
     pairs: list[Pair] = []
     while len(remaining) > FULL_LIMIT:
-        found = _matching(_sampled_graph(remaining, weights, rng))
+        found = []
+        for start in range(0, len(remaining), FULL_LIMIT):
+            block = remaining[start : start + FULL_LIMIT]
+            found.extend(_matching(_new_pairs_graph(block, weights, rng)))
         if not found:
             break
         pairs.extend(found)
         matched = {pid for pair in found for pid in pair}
         remaining = [pid for pid in remaining if pid not in matched]
-    pairs.extend(_matching(_full_graph(remaining, weights)))
+    if len(remaining) <= FULL_LIMIT:
+        found = _matching(_new_pairs_graph(remaining, weights, None))
+        pairs.extend(found)
+        matched = {pid for pair in found for pid in pair}
+        remaining = [pid for pid in remaining if pid not in matched]
+    if len(remaining) > 1:
+        pairs.extend(_matching(_leftover_graph(remaining, weights)))
     return sorted(pairs)
 
 
@@ -261,25 +271,18 @@ def _repeats_in(group: Sequence[str], weights: _Weights) -> int:
     return sum(1 for a, b in itertools.combinations(group, 2) if not weights.new(a, b))
 
 
-def _group_weight(group: Sequence[str], weights: _Weights) -> int:
-    return sum(weights.pair(a, b) for a, b in itertools.combinations(group, 2))
-
-
-def _best_triad(odd: str, pairs: Sequence[Pair], weights: _Weights) -> tuple[int, int, Pair]:
-    """The pair the odd person should join: fewest repeats, then highest weight."""
-    best = max(
-        pairs,
-        key=lambda p: (
-            -_repeats_in((odd, *p), weights) + _repeats_in(p, weights),
-            _group_weight((odd, *p), weights),
-        ),
+def _score(groups: Sequence[Sequence[str]], weights: _Weights) -> tuple[int, int, int]:
+    """Fewer repeats first, then preference, then (for repeats) recency: higher is better."""
+    edges = [e for g in groups for e in itertools.combinations(g, 2)]
+    return (
+        -sum(1 for a, b in edges if not weights.new(a, b)),
+        sum(weights.preference(a, b) for a, b in edges),
+        sum(weights.recency(a, b) for a, b in edges),
     )
-    added = _repeats_in((odd, *best), weights) - _repeats_in(best, weights)
-    return added, _group_weight((odd, *best), weights), best
 
 
 def _odd_one_out(
-    people: Sequence[str], pairs: list[Pair], weights: _Weights
+    people: Sequence[str], pairs: list[Pair], weights: _Weights, rng: random.Random
 ) -> tuple[list[tuple[str, ...]], list[Pair]]:
     """Fold the one unmatched person into a pair, forming the round's triad.
 
@@ -289,32 +292,34 @@ def _odd_one_out(
     """
     matched = {pid for pair in pairs for pid in pair}
     odd = next(pid for pid in people if pid not in matched)
-    added, _, host = _best_triad(odd, pairs, weights)
-    if added == 0 or len(people) > EXACT_ODD_LIMIT:
-        rest = [p for p in pairs if p != host]
-        return [tuple(sorted((odd, *host)))], rest
-    best: tuple[int, int, tuple[str, ...], list[Pair]] | None = None
-    for triad in itertools.combinations(people, 3):
-        others = [pid for pid in people if pid not in triad]
-        rest = _matching(_full_graph(others, weights))
-        repeats = _repeats_in(triad, weights) + sum(_repeats_in(p, weights) for p in rest)
-        total = _group_weight(triad, weights) + sum(weights.pair(*p) for p in rest)
-        if best is None or (repeats, -total) < (best[0], -best[1]):
-            best = (repeats, total, triad, rest)
+    host = max(pairs, key=lambda p: _score([(odd, p[0]), (odd, p[1])], weights))  # what joining adds
+    triad = (odd, *host)
+    if _repeats_in(triad, weights) == _repeats_in(host, weights) or len(people) > EXACT_ODD_LIMIT:
+        return [triad], [p for p in pairs if p != host]
+    best: tuple[tuple[int, int, int], tuple[str, ...], list[Pair]] | None = None
+    for candidate in itertools.combinations(people, 3):
+        rest = _pair_everyone([pid for pid in people if pid not in candidate], weights, rng)
+        score = _score([candidate, *rest], weights)
+        if best is None or score > best[0]:
+            best = (score, candidate, rest)
     assert best is not None
-    return [best[2]], best[3]
+    return [best[1]], best[2]
 
 
 def _group(people: Sequence[str], weights: _Weights, seed: int) -> list[tuple[str, ...]]:
-    if len(people) < 2:
+    """Everyone in pairs (one triad when odd); the seed shuffles who is considered first."""
+    rng = random.Random(seed)
+    order = list(people)
+    rng.shuffle(order)
+    if len(order) < 2:
         return []
-    if len(people) == 3:
-        return [tuple(people)]
-    pairs = _pair_everyone(people, weights, random.Random(seed))
+    if len(order) == 3:
+        return [tuple(sorted(order))]
+    pairs = _pair_everyone(order, weights, rng)
     triads: list[tuple[str, ...]] = []
-    if len(people) % 2:
-        triads, pairs = _odd_one_out(people, pairs, weights)
-    return sorted([*pairs, *triads], key=lambda g: (len(g), g))
+    if len(order) % 2:
+        triads, pairs = _odd_one_out(order, pairs, weights, rng)
+    return sorted((tuple(sorted(g)) for g in [*pairs, *triads]), key=lambda g: (len(g), g))
 
 
 # --- explaining the proposal ---
@@ -413,7 +418,7 @@ def propose(data: RoundData, round_number: int, seed: int = 0, exclude: Iterable
             "mark people 'active: true' in data/people.yaml or drop them from --exclude",
         )
     history = _history(data, round_number)
-    weights = _weights(data, pool, history, round_number, seed)
+    weights = _weights(data, pool, history, round_number)
     groups = _group(pool, weights, seed)
     repeats = tuple(
         _explain(a, b, pool, history)
