@@ -33,6 +33,7 @@ from .write import MANIFEST, WriteResult, read_manifest, write_output
 
 if TYPE_CHECKING:  # the heavy stages (Markdown, Jinja, networkx) are imported when first needed
     from .model import Page, Post
+    from .pagecache import PageMemo
     from .site import Site
 
 
@@ -80,6 +81,9 @@ class Builder:
     def __init__(self) -> None:
         self._valid_until: datetime | None = None
         self._content = ContentCache(None)
+        self._identity: dict[int, str] = {}  # id(Post/Page) -> its cache key, for the page cache
+        self._memo: PageMemo | None = None
+        self._memo_output: Path | None = None
         self._content_folder: Path | None = None
         self._network_cache: Any = None
         self._saved_once = False
@@ -141,7 +145,9 @@ class Builder:
                 errors.extend(to_errors(outcome))
         errors.raise_if_any()
         used.update(keys)
-        return [self._content.get(key) for key in keys]
+        parsed = [self._content.get(key) for key in keys]
+        self._identity.update((id(obj), key) for obj, key in zip(parsed, keys, strict=True))
+        return parsed
 
     def parse_posts(
         self,
@@ -211,14 +217,19 @@ class Builder:
         progress: Any = None,
         sources: Sources | None = None,
         used: set[str] | None = None,
+        memo: tuple[PageMemo, str] | None = None,
     ) -> tuple[Site, dict[str, bytes]]:
-        """Everything but writing: the site model and its files in memory."""
+        """Everything but writing: the site model and its files in memory.
+
+        ``memo``: (page cache, build-wide input hash) to skip pages whose context is unchanged.
+        """
         from .render import find_theme, make_environment, render_site
         from .site import assemble
         from .taxonomy import parse_tag_info
 
         sources = sources or read_sources(options.source)
         used = set() if used is None else used
+        self._identity = {}  # ids of objects from earlier builds may be reused: start afresh
         errors = ErrorList()
         config = self.load_config(sources, options)
         results: dict[str, Any] = {}
@@ -254,13 +265,18 @@ class Builder:
         env = make_environment(theme)
         from .search import add_search
 
-        files = render_site(site, env, read_assets(theme, sources))
+        page_memo = self._start_memo(memo, site, theme, options) if memo else None
+        files = render_site(site, env, read_assets(theme, sources), memo=page_memo)
         files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
         self.last_site = site
         return site, files
 
     def fingerprint(self, sources: Sources, config: SiteConfig, options: BuildOptions) -> str:
         """A hash of every input of the output: code, options, texts, static and theme files."""
+        return _key(*self.input_hashes(sources, config, options))
+
+    def input_hashes(self, sources: Sources, config: SiteConfig, options: BuildOptions) -> tuple[str, str]:
+        """(everything but the posts, the posts): the first is the page cache's build-wide key."""
         from .render import BUILTIN_THEMES
 
         parts: list[str] = [
@@ -272,7 +288,7 @@ class Builder:
             sources.tags or "-",
             *(sources.people or ("-", "-")),
         ]
-        for group in (sources.posts, sources.pages, sources.rounds):
+        for group in (sources.pages, sources.rounds):
             parts.append(str(len(group)))
             for path, text in group:
                 parts += [path, text]
@@ -282,7 +298,10 @@ class Builder:
         root = options.source
         themes = [root / "themes", root / "templates", BUILTIN_THEMES / config.theme]
         parts.append(tree_fingerprint(themes))
-        return _key(*parts)
+        posts = [str(len(sources.posts))]
+        for path, text in sources.posts:
+            posts += [path, text]
+        return _key(*parts), _key(*posts)
 
     def build(
         self, options: BuildOptions, changed: Iterable[Path] | None = None, progress: Any = None
@@ -297,7 +316,8 @@ class Builder:
         sources = read_sources(options.source)
         config = self.load_config(sources, options)
         folder = options.cache_folder()
-        fingerprint = self.fingerprint(sources, config, options)
+        site_inputs, post_inputs = self.input_hashes(sources, config, options)
+        fingerprint = _key(site_inputs, post_inputs)
         now = options.now or datetime.now(config.tz)
         stamp = read_stamp(folder, options.output)
         if stamp is not None and _stamp_holds(stamp, fingerprint, now, options.output):
@@ -307,13 +327,45 @@ class Builder:
             )
         clear_stamp(folder, options.output)  # a failed build must not leave a stamp that skips the next
         used: set[str] = set()
-        site, files = self.render(options, progress, sources, used)
+        memo = self._page_memo(options, folder)
+        site, files = self.render(options, progress, sources, used, memo=(memo, site_inputs))
         result: WriteResult = write_output(files, options.output)
         pages = sum(1 for p in files if p.endswith(".html"))
+        memo.finish(keep_in_memory=True)
+        if folder is not None:
+            memo.save(_memo_path(folder, options.output))
         self._remember(options, folder, used, fingerprint, pages, site.warnings)
         return BuildResult(
             pages, result.written, result.removed, time.perf_counter() - started, site.warnings, files
         )
+
+    def _page_memo(self, options: BuildOptions, folder: Path | None) -> PageMemo:
+        """The page cache for this output: kept in memory, loaded from the cache folder once."""
+        from .pagecache import PageMemo
+
+        output = options.output.resolve()
+        if self._memo is None or self._memo_output != output:
+            self._memo = PageMemo()
+            self._memo_output = output
+            if folder is not None:
+                self._memo.load(_memo_path(folder, options.output))
+        return self._memo
+
+    def _start_memo(
+        self, memo: tuple[PageMemo, str], site: Site, theme: Any, options: BuildOptions
+    ) -> PageMemo:
+        page_memo, site_inputs = memo
+        tags = [(t.key, t.slug, t.name, t.description_html, t.aliases, t.count) for t in site.tags]
+        pages = [self._identity.get(id(p), "") for p in site.pages]
+        base = _key(site_inputs, repr(tags), repr(pages), repr(options.drafts))
+        identity = self._identity.get
+
+        def ident(obj: Any) -> str | None:
+            return identity(id(obj))
+
+        old = read_manifest(options.output) if options.output.is_dir() else {}
+        page_memo.start(base, ident, site.is_unpublished, _templates_read_posts(theme), options.output, old)
+        return page_memo
 
     def _remember(
         self,
@@ -341,6 +393,22 @@ class Builder:
                 "warnings": [[w.path, w.line, w.message, w.hint] for w in warnings],
             },
         )
+
+
+def _memo_path(folder: Path, output: Path) -> Path:
+    return folder / f"pages-{hash_parts(str(output.resolve()))[:16]}.pickle"
+
+
+def _templates_read_posts(theme: Any) -> bool:
+    """True when a template reads ``.posts`` of anything but ``feed`` (then tags are hashed deeply)."""
+    import re
+
+    pattern = re.compile(r"(?<!feed)\.posts\b")
+    for folder in theme.template_dirs:
+        for path in Path(folder).rglob("*"):
+            if path.is_file() and pattern.search(path.read_text(encoding="utf-8", errors="replace")):
+                return True
+    return False
 
 
 def _manifest_digest(output: Path) -> str | None:

@@ -1,0 +1,185 @@
+"""Skip re-rendering pages whose template context has not changed.
+
+A rebuild after one edit changes a handful of pages (the post, its neighbours,
+the listings and feeds that show it, posts that list it as related); rendering
+all 14,000 pages of a 10,000-post site again is what made it slow. Every call of
+``Renderer.render(template, **context)`` is keyed by a hash of the template name,
+the build-wide inputs (code, theme, config, pages, tags, round data: ``base``)
+and the context itself, where
+
+- a ``Post``/``Page`` stands for the hash of its source text and settings (a post
+  is a pure function of those) plus whether it is shown as unpublished;
+- a ``Tag`` stands for its name, slug, description, aliases and count (what the
+  templates show); a theme whose templates read ``.posts`` of something other
+  than ``feed`` gets the full member list hashed as well (``deep_tags``);
+- anything the fingerprint does not understand makes that page uncacheable:
+  it is rendered every time, never served stale.
+
+Hits come from memory (``serve`` keeps the Builder) or, in a new process, from
+the previous output folder: the key maps to the digest of the bytes written
+last time, and the file with that digest is read back and checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .model import Page, Paginator, Post, Tag
+from .write import digest
+
+FORMAT = 1
+
+
+class Uncacheable(Exception):
+    """The context holds something we cannot fingerprint."""
+
+
+@dataclass
+class PageMemo:
+    """{context key: bytes} for this process, {context key: digest} across processes."""
+
+    base: str = ""
+    identity: Callable[[Any], str | None] = lambda _obj: None
+    unpublished: Callable[[Post], bool] = lambda _post: False
+    deep_tags: bool = False
+    in_memory: dict[str, bytes] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+    old_output: Path | None = None
+    old_by_digest: Mapping[str, str] = field(default_factory=dict)
+    hits: int = 0
+    misses: int = 0
+    _tag_fp: dict[int, str] = field(default_factory=dict)
+    _used: dict[str, bytes] = field(default_factory=dict)
+
+    def start(
+        self,
+        base: str,
+        identity: Callable[[Any], str | None],
+        unpublished: Callable[[Post], bool],
+        deep_tags: bool,
+        old_output: Path | None,
+        old_manifest: Mapping[str, str],
+    ) -> None:
+        """Begin a build: new build-wide key and identities; keep what earlier builds rendered."""
+        self.base, self.identity, self.unpublished, self.deep_tags = base, identity, unpublished, deep_tags
+        self.old_output = old_output
+        self.old_by_digest = {d: p for p, d in old_manifest.items()}
+        self.hits = self.misses = 0
+        self._tag_fp = {}
+        self._used = {}
+
+    def key(self, template: str, context: Mapping[str, Any]) -> str | None:
+        h = hashlib.blake2b(digest_size=20)
+        h.update(self.base.encode())
+        h.update(template.encode())
+        try:
+            for name in sorted(context):
+                h.update(name.encode() + b"=")
+                self._feed(h, context[name])
+        except Uncacheable:
+            return None
+        return h.hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        data = self.in_memory.get(key)
+        if data is None:
+            data = self._from_old_output(key)
+        if data is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+            self._used[key] = data
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        self._used[key] = data
+
+    def finish(self, keep_in_memory: bool) -> None:
+        """Keep only this build's pages (so memory does not grow with every edit)."""
+        self.in_memory = dict(self._used) if keep_in_memory else {}
+        self.digests = {k: digest(v) for k, v in self._used.items()}
+        self._used = {}
+
+    # --- persistence ---------------------------------------------------------------------------
+    def load(self, path: Path) -> None:
+        try:
+            with path.open("rb") as handle:
+                data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
+        except Exception:  # missing or corrupt: render everything
+            return
+        if isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("digests"), dict):
+            self.digests = data["digests"]
+
+    def save(self, path: Path) -> None:
+        from .cache import _atomic_write
+
+        with contextlib.suppress(OSError):
+            _atomic_write(path, pickle.dumps({"format": FORMAT, "digests": self.digests}, protocol=5))
+
+    def _from_old_output(self, key: str) -> bytes | None:
+        wanted = self.digests.get(key)
+        where = self.old_by_digest.get(wanted) if wanted else None
+        if where is None or self.old_output is None:
+            return None
+        try:
+            data = (self.old_output / where).read_bytes()
+        except OSError:
+            return None
+        return data if digest(data) == wanted else None  # edited by hand: render it again
+
+    # --- fingerprints ----------------------------------------------------------------------------
+    def _feed(self, h: Any, value: Any) -> None:
+        if value is None or isinstance(value, (bool, int, float)):
+            h.update(f"{type(value).__name__}:{value!r};".encode())
+        elif isinstance(value, str):  # also Markup
+            data = value.encode("utf-8", "surrogatepass")
+            h.update(b"s%d:" % len(data))
+            h.update(data)
+        elif isinstance(value, (datetime, date)):
+            h.update(b"d:" + value.isoformat().encode() + b";")
+        elif isinstance(value, (Post, Page)):
+            ident = self.identity(value)
+            if ident is None:
+                raise Uncacheable
+            flag = b"1" if isinstance(value, Post) and self.unpublished(value) else b"0"
+            h.update(b"p:" + ident.encode() + flag + b";")
+        elif isinstance(value, Tag):
+            h.update(b"t:" + self._tag(value).encode() + b";")
+        elif isinstance(value, Paginator):
+            h.update(f"pg:{value.number}/{value.total}/{value.base}:".encode())
+            self._feed(h, value.items)
+        elif isinstance(value, (list, tuple)):
+            h.update(b"[%d:" % len(value))
+            for item in value:
+                self._feed(h, item)
+            h.update(b"]")
+        elif isinstance(value, dict):
+            h.update(b"{%d:" % len(value))
+            for k in sorted(value, key=repr):
+                self._feed(h, k)
+                self._feed(h, value[k])
+            h.update(b"}")
+        elif callable(value) and hasattr(value, "__self__") and hasattr(value, "__name__"):
+            # Renderer helpers (tags_of, feed_html): pure functions of the site, which ``base`` covers
+            h.update(b"f:" + value.__name__.encode() + b";")
+        else:
+            raise Uncacheable
+
+    def _tag(self, tag: Tag) -> str:
+        found = self._tag_fp.get(id(tag))
+        if found is None:
+            h = hashlib.blake2b(digest_size=16)
+            h.update(
+                repr((tag.key, tag.slug, tag.name, tag.description_html, tag.aliases, tag.count)).encode()
+            )
+            if self.deep_tags:
+                self._feed(h, tag.posts)
+            found = self._tag_fp[id(tag)] = h.hexdigest()
+        return found
