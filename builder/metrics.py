@@ -429,29 +429,30 @@ def compute_all(
 def _advance(state: GraphState, rnd: Round, previous: set[str]) -> dict[str, Any]:
     """Apply round k to the state; return the this-round figures (needs G_(k-1), so before edges)."""
     participants = rnd.participants()
-    newcomers = sum(1 for pid in participants if pid not in state.index)
-    present_before = set(state.index)
+    index, edges, orgs, find = state.index, state.edges, state.orgs, state.uf.find
+    newcomers = sum(1 for pid in participants if pid not in index)
     met_pairs = [pair for g in rnd.groups if g.met for pair in combinations(g.people, 2)]
     new = repeat = bridging = cross = known = 0
-    for a, b in met_pairs:
-        if a in present_before and b in present_before:
-            ia, ib = state.index[a], state.index[b]
-            key = (ia, ib) if ia < ib else (ib, ia)
-            if key in state.edges:
+    for a, b in met_pairs:  # measured against G_(k-1): no node or edge of round k added yet
+        ia, ib = index.get(a), index.get(b)
+        if ia is not None and ib is not None:
+            if ((ia, ib) if ia < ib else (ib, ia)) in edges:
                 repeat += 1
             else:
                 new += 1
-            bridging += state.uf.find(ia) != state.uf.find(ib)
+            bridging += find(ia) != find(ib)
         else:
             new += 1
-        oa, ob = state.orgs.get(a), state.orgs.get(b)
+        oa, ob = orgs.get(a), orgs.get(b)
         if oa is not None and ob is not None:
             known += 1
             cross += oa != ob
     for pid in participants:
-        state.node(pid)
+        if pid not in index:
+            state.node(pid)
+    number = rnd.number
     for a, b in met_pairs:
-        state.add_edge(state.index[a], state.index[b], rnd.number)
+        state.add_edge(index[a], index[b], number)
     groups = len(rnd.groups)
     met = sum(1 for g in rnd.groups if g.met)
     return {
