@@ -180,3 +180,24 @@ def test_fast_loader_agrees_with_line_keeping_loader():
     assert fast.key_lines == slow.key_lines
     assert fast["pairs"].item_lines == slow["pairs"].item_lines == [4, 5, 6]
     assert fast["extra"]["n"] == 16
+
+
+def test_generator_is_deterministic_and_valid(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent.parent / "scripts"))
+    from gen_rounds import generate, main
+
+    people, texts = generate(121, 8, seed=2)
+    assert (people, texts) == generate(121, 8, seed=2)
+    assert generate(121, 8, seed=3) != (people, texts)
+    data = load_round_data(("p.yaml", people), [(f"r{k}.yaml", t) for k, t in enumerate(texts, 1)])
+    groups = [g for r in data.rounds for g in r.groups]
+    assert any(len(g.people) == 3 for g in groups) and any(not g.met for g in groups)
+    assert any(p.joined and p.joined > 1 for p in data.people.values())  # people join over time
+    assert 0 < sum(p.public for p in data.people.values()) < 121
+    main(["--people", "10", "--rounds", "2", "--out", str(tmp_path)])
+    assert sorted(p.name for p in (tmp_path / "data" / "rounds").iterdir()) == [
+        "round-1.yaml",
+        "round-2.yaml",
+    ]
