@@ -265,7 +265,7 @@ class Builder:
         env = make_environment(theme)
         from .search import add_search
 
-        page_memo = self._start_memo(memo, site, theme, options) if memo else None
+        page_memo = self._start_memo(memo, site, theme, options, progress) if memo else None
         files = render_site(site, env, read_assets(theme, sources), memo=page_memo)
         files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
         self.last_site = site
@@ -352,7 +352,7 @@ class Builder:
         return self._memo
 
     def _start_memo(
-        self, memo: tuple[PageMemo, str], site: Site, theme: Any, options: BuildOptions
+        self, memo: tuple[PageMemo, str], site: Site, theme: Any, options: BuildOptions, progress: Any = None
     ) -> PageMemo:
         page_memo, site_inputs = memo
         tags = [(t.key, t.slug, t.name, t.description_html, t.aliases, t.count) for t in site.tags]
@@ -365,6 +365,14 @@ class Builder:
 
         old = read_manifest(options.output) if options.output.is_dir() else {}
         page_memo.start(base, ident, site.is_unpublished, _templates_read_posts(theme), options.output, old)
+        page_memo.on_page = None
+        if progress is not None:
+            total = _estimate_pages(site)
+
+            def on_page(done: int) -> None:
+                progress.update("pages", min(done, total), total)
+
+            page_memo.on_page = on_page
         return page_memo
 
     def _remember(
@@ -393,6 +401,14 @@ class Builder:
                 "warnings": [[w.path, w.line, w.message, w.hint] for w in warnings],
             },
         )
+
+
+def _estimate_pages(site: Site) -> int:
+    """Roughly how many templates a build renders (for the progress bar only)."""
+    per = max(1, site.config.paginate)
+    listings = sum(-(-tag.count // per) + 1 for tag in site.tags) + -(-len(site.posts) // per)
+    rounds = len(site.network.rounds) if site.network is not None else 0
+    return len(site.posts) + len(site.pages) + listings + rounds + 8
 
 
 def _memo_path(folder: Path, output: Path) -> Path:

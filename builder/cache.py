@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_DIR = ".netjournal-cache"
+KEEP_PER_OUTPUT = 8
 FORMAT = 1
 PACKAGE = Path(__file__).resolve().parent
 # Modules whose code decides what a parsed post or page contains.
@@ -90,8 +91,26 @@ def tree_fingerprint(folders: Iterable[Path]) -> str:
     return hash_parts(*parts)
 
 
+def prepare_folder(folder: Path) -> None:
+    """Create the cache folder, telling git (and backup tools) to leave it alone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        with contextlib.suppress(OSError):
+            ignore.write_text("# written by netjournal: a cache, safe to delete\n*\n", encoding="utf-8")
+
+
+def prune(folder: Path, keep: int = KEEP_PER_OUTPUT) -> None:
+    """Per-output files (stamps, page digests) of outputs built long ago are dropped: newest ``keep`` stay."""
+    for prefix in ("stamp-", "pages-"):
+        files = sorted(folder.glob(prefix + "*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in files[keep:]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -191,6 +210,7 @@ def write_stamp(folder: Path | None, output: Path, stamp: dict[str, Any]) -> Non
         _atomic_write(
             stamp_path(folder, output), json.dumps({"format": FORMAT, **stamp}, sort_keys=True).encode()
         )
+        prune(folder)
 
 
 def clear_stamp(folder: Path | None, output: Path) -> None:

@@ -55,6 +55,8 @@ class PageMemo:
     old_by_digest: Mapping[str, str] = field(default_factory=dict)
     hits: int = 0
     misses: int = 0
+    on_page: Callable[[int], None] | None = None  # progress: called with the number of pages so far
+    _pages: int = 0
     _tag_fp: dict[int, str] = field(default_factory=dict)
     _used: dict[str, bytes] = field(default_factory=dict)
 
@@ -71,11 +73,14 @@ class PageMemo:
         self.base, self.identity, self.unpublished, self.deep_tags = base, identity, unpublished, deep_tags
         self.old_output = old_output
         self.old_by_digest = {d: p for p, d in old_manifest.items()}
-        self.hits = self.misses = 0
+        self.hits = self.misses = self._pages = 0
         self._tag_fp = {}
         self._used = {}
 
     def key(self, template: str, context: Mapping[str, Any]) -> str | None:
+        self._pages += 1
+        if self.on_page is not None and self._pages % 50 == 0:
+            self.on_page(self._pages)
         h = hashlib.blake2b(digest_size=20)
         h.update(self.base.encode())
         h.update(template.encode())

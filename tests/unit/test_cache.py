@@ -1,0 +1,159 @@
+"""The build cache: content cache, no-change skip, page cache, parallel parsing, progress."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+from builder.build import Builder, BuildOptions
+from builder.cache import CACHE_DIR, ContentCache, read_stamp
+from builder.parallel import parse_all
+from builder.progress import Progress
+from tests.conftest import NOW, make_post, make_site
+
+
+def _posts(n: int, tags: tuple[str, ...] = ("alpha", "beta")) -> dict[str, str]:
+    return {
+        f"content/posts/post-{i:03d}.md": make_post(
+            f"Post number {i}",
+            f"2020-01-{1 + i % 28:02d}",
+            f"Body of post {i}.\n\n## Section\n\nMore *text* {i}.",
+            tags=list(tags[: 1 + i % len(tags)]),
+        )
+        for i in range(n)
+    }
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def _mtimes(out: Path) -> dict[str, int]:
+    return {p.relative_to(out).as_posix(): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def test_content_cache_round_trip_and_settings(tmp_path: Path) -> None:
+    cache = ContentCache(tmp_path)
+    cache.load("settings-a")
+    cache.put("k1", {"value": 1})
+    assert cache.save() is True
+    again = ContentCache(tmp_path)
+    again.load("settings-a")
+    assert again.get("k1") == {"value": 1}
+    other = ContentCache(tmp_path)
+    other.load("settings-b")  # different settings: a different file, nothing found
+    assert other.get("k1") is None
+
+
+def test_corrupt_cache_file_is_ignored(tmp_path: Path) -> None:
+    cache = ContentCache(tmp_path)
+    cache.load("s")
+    cache.put("k", "v")
+    cache.save()
+    path = cache.path("s")
+    assert path is not None
+    path.write_bytes(b"\x80\x05 this is not a pickle")
+    fresh = ContentCache(tmp_path)
+    fresh.load("s")
+    assert fresh.get("k") is None
+
+
+def test_second_build_with_nothing_changed_is_skipped_and_rewrites_nothing(tmp_path: Path) -> None:
+    site = make_site(tmp_path, _posts(5))
+    options = BuildOptions(site, tmp_path / "out", now=NOW)
+    first = Builder().build(options)
+    assert not first.skipped and first.written
+    before = _mtimes(tmp_path / "out")
+    second = Builder().build(options)  # a new process would use a new Builder, too
+    assert second.skipped and second.written == () and second.pages == first.pages
+    assert _mtimes(tmp_path / "out") == before
+    assert (site / CACHE_DIR / ".gitignore").is_file()
+
+
+def test_a_deleted_output_file_is_not_skipped(tmp_path: Path) -> None:
+    site = make_site(tmp_path, _posts(3))
+    options = BuildOptions(site, tmp_path / "out", now=NOW)
+    Builder().build(options)
+    victim = next((tmp_path / "out" / "posts").rglob("index.html"))
+    victim.unlink()
+    result = Builder().build(options)
+    assert not result.skipped
+    assert victim.is_file()
+
+
+def test_one_edit_updates_post_and_listings_and_leaves_other_files_alone(tmp_path: Path) -> None:
+    site = make_site(tmp_path, _posts(30))
+    out = tmp_path / "out"
+    options = BuildOptions(site, out, now=NOW)
+    Builder().build(options)
+    before = _mtimes(out)
+    target = site / "content/posts/post-007.md"
+    target.write_text(target.read_text().replace("Post number 7", "Renamed seventh post"), encoding="utf-8")
+    builder = Builder()
+    result = builder.build(options)
+    assert not result.skipped
+    assert "posts/post-number-7/index.html" not in result.written  # the slug comes from the file name
+    assert "posts/post-007/index.html" in result.written
+    assert "archive/index.html" in result.written
+    assert any(p.startswith("tags/alpha/") for p in result.written)
+    listings = [p for p in out.rglob("index.html") if b'href="/posts/post-007/"' in p.read_bytes()]
+    assert len(listings) >= 4  # archive, a home page, a tag page, a neighbour's or related post's page
+    assert all(b"Renamed seventh post" in p.read_bytes() for p in listings)
+    unchanged = [p for p in before if p not in result.written and p != ".netjournal-manifest.json"]
+    assert unchanged and all(_mtimes(out)[p] == before[p] for p in unchanged)
+    memo = builder._memo
+    assert memo is not None and memo.hits > 0 and memo.misses < memo.hits  # most pages came from the cache
+
+
+def test_cached_build_equals_uncached_build(tmp_path: Path) -> None:
+    site = make_site(tmp_path, _posts(12))
+    Builder().build(BuildOptions(site, tmp_path / "warmup", now=NOW))  # fills the content cache
+    target = site / "content/posts/post-003.md"
+    target.write_text(target.read_text() + "\nA new paragraph.\n", encoding="utf-8")
+    Builder().build(BuildOptions(site, tmp_path / "warmup", now=NOW))
+    cached = Builder().build(BuildOptions(site, tmp_path / "a", now=NOW))
+    fresh = Builder().build(BuildOptions(site, tmp_path / "b", now=NOW, cache=False))
+    assert cached.files == fresh.files
+    assert _files(tmp_path / "warmup") == _files(tmp_path / "b")
+
+
+def test_future_post_goes_live_when_its_time_comes(tmp_path: Path) -> None:
+    later = NOW + timedelta(days=2)
+    files = _posts(2)
+    files["content/posts/soon.md"] = make_post("Coming soon", later.date().isoformat())
+    site = make_site(tmp_path, files)
+    out = tmp_path / "out"
+    Builder().build(BuildOptions(site, out, now=NOW))
+    assert not (out / "posts/soon/index.html").exists()
+    stamp = read_stamp(site / CACHE_DIR, out)
+    assert stamp is not None and stamp["valid_until"] is not None
+    result = Builder().build(BuildOptions(site, out, now=NOW + timedelta(days=3)))
+    assert not result.skipped
+    assert (out / "posts/soon/index.html").is_file()
+
+
+def test_parallel_parsing_matches_serial_parsing() -> None:
+    items = [(path, text) for path, text in sorted(_posts(60).items())]
+    items.append(("content/posts/broken.md", "no front matter here\n"))
+    serial = parse_all("post", items, "UTC", "/", jobs=1)
+    parallel = parse_all("post", items, "UTC", "/", jobs=2)
+    assert [o[0] for o in serial] == ["ok"] * 60 + ["errors"]
+    assert serial == parallel
+
+
+def test_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    site = make_site(tmp_path, _posts(60))
+    screen = Terminal()
+    with Progress(stream=screen, delay=0.0) as progress:
+        Builder().build(BuildOptions(site, tmp_path / "out", now=NOW, cache=False), progress=progress)
+    shown = screen.getvalue()
+    assert "posts" in shown and "pages" in shown and "[" in shown
+    piped = io.StringIO()
+    with Progress(stream=piped, delay=0.0) as progress:
+        Builder().build(BuildOptions(site, tmp_path / "out2", now=NOW, cache=False), progress=progress)
+    assert piped.getvalue() == ""
