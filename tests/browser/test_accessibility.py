@@ -19,6 +19,7 @@ pytestmark = pytest.mark.browser
 
 PAGE_TYPES = ["index", "post", "page", "tags", "tag", "archive", "network", "round", "search", "404"]
 SCHEMES = ["light", "dark"]
+WIDTHS = [1280, 390]  # desktop and phone: tables and code blocks scroll sideways only on phones
 GATE = {"serious", "critical"}
 
 
@@ -61,10 +62,13 @@ def describe(violations: list[dict[str, Any]]) -> str:
     )
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("kind", PAGE_TYPES)
-def test_no_serious_or_critical_violations(browser: Browser, site: BuiltSite, kind: str, scheme: str) -> None:
-    page = open_ready(browser, site, kind, scheme)
+def test_no_serious_or_critical_violations(
+    browser: Browser, site: BuiltSite, kind: str, scheme: str, width: int
+) -> None:
+    page = open_ready(browser, site, kind, scheme, width)
     try:
         violations = audit(page)
     finally:
