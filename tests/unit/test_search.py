@@ -10,12 +10,12 @@ import sys
 
 import pytest
 import yaml
+from conftest import EXAMPLE_NOW, MINIMAL_CONFIG, ROOT, make_post, make_site
 
 from builder import search
 from builder.build import Builder, BuildOptions
 from builder.config import parse_config
 from builder.errors import SiteError
-from tests.conftest import EXAMPLE_NOW, MINIMAL_CONFIG, ROOT, make_post, make_site
 
 PAGE = "<!DOCTYPE html><html lang='en'><head><title>{title}</title></head><body>{body}</body></html>"
 

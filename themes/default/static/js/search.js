@@ -20,6 +20,8 @@
   var lastQuery = "";
 
   form.hidden = false;
+  var fallback = root.querySelector(".search-nojs");
+  if (fallback) fallback.hidden = true;
 
   function say(text) { status.textContent = text; }
 
@@ -67,6 +69,7 @@
     var p = document.createElement("p");
     p.className = "search-excerpt";
     p.appendChild(excerpt(data.excerpt || ""));
+    if (p.textContent && !/[.!?…]$/.test(p.textContent.trim())) p.appendChild(document.createTextNode(" …"));
     li.appendChild(p);
     return li;
   }
