@@ -6,8 +6,7 @@ ASCII. Everything here is linear in the number of posts (or posts x tags).
 
 from __future__ import annotations
 
-import heapq
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -165,34 +164,43 @@ def archive(posts: Sequence[Post]) -> list[tuple[int, list[tuple[int, list[Post]
             for year, months in sorted(years.items(), reverse=True)]
 
 
-def related_posts(posts: Sequence[Post], tags: Sequence[Tag], limit: int, candidates_per_tag: int = 200) -> dict[str, tuple[Post, ...]]:
+def related_posts(
+    posts: Sequence[Post], tags: Sequence[Tag], limit: int, candidates_per_tag: int = 200
+) -> dict[str, tuple[Post, ...]]:
     """For each post, the posts sharing most tags (newest first on ties).
 
     Each tag contributes at most ``candidates_per_tag`` neighbours nearest in date, so
-    a popular tag on 10,000 posts stays linear instead of quadratic.
+    a popular tag on 10,000 posts stays linear instead of quadratic. Counting is done by
+    ``Counter.update`` on slices and ties are broken by one precomputed rank, which keeps
+    the Python work per post small (this ran for seconds at 10,000 posts).
     """
-    tag_posts = {tag.key: tag.posts for tag in tags}
-    position = {key: {p.source: i for i, p in enumerate(ps)} for key, ps in tag_posts.items()}
-    post_keys = {p.source: {fold for fold in (fold_tag(n) for n in p.tag_names) if fold in tag_posts} for p in posts}
+    tag_sources = {tag.key: [p.source for p in tag.posts] for tag in tags}
+    position = {key: {s: i for i, s in enumerate(sources)} for key, sources in tag_sources.items()}
+    post_keys = {p.source: {fold for fold in (fold_tag(n) for n in p.tag_names) if fold in tag_sources} for p in posts}
     # alias spellings: map through tags' posts membership
     membership: dict[str, list[str]] = defaultdict(list)
-    for key, ps in tag_posts.items():
-        for p in ps:
-            membership[p.source].append(key)
+    for key, sources in tag_sources.items():
+        for source in sources:
+            membership[source].append(key)
+    by_source: dict[str, Post] = {p.source: p for tag in tags for p in tag.posts}
+    by_source.update((p.source, p) for p in posts)
+    order = sorted(by_source, key=lambda s: (-by_source[s].date.timestamp(), s))
+    rank = {s: i for i, s in enumerate(order)}  # newest first, then by source: the tie-break
     result: dict[str, tuple[Post, ...]] = {}
     half = candidates_per_tag // 2
     for post in posts:
-        scores: dict[str, int] = defaultdict(int)
-        by_source: dict[str, Post] = {}
+        scores: Counter[str] = Counter()
         for key in membership.get(post.source, post_keys.get(post.source, ())):
-            ps = tag_posts[key]
             i = position[key][post.source]
-            for other in ps[max(0, i - half) : i + half + 1]:
-                if other.source != post.source:
-                    scores[other.source] += 1
-                    by_source[other.source] = other
-        best = heapq.nsmallest(
-            limit, scores, key=lambda s: (-scores[s], -by_source[s].date.timestamp(), s)
-        )
-        result[post.source] = tuple(by_source[s] for s in best)
+            scores.update(tag_sources[key][max(0, i - half) : i + half + 1])
+        scores.pop(post.source, None)
+        chosen: list[str] = []
+        if scores and limit > 0:
+            for level in range(max(scores.values()), 0, -1):
+                group = [s for s, n in scores.items() if n == level]
+                group.sort(key=rank.__getitem__)
+                chosen.extend(group[: limit - len(chosen)])
+                if len(chosen) >= limit:
+                    break
+        result[post.source] = tuple(by_source[s] for s in chosen)
     return result
