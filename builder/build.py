@@ -268,6 +268,9 @@ class Builder:
         page_memo = self._start_memo(memo, site, theme, options, progress) if memo else None
         files = render_site(site, env, read_assets(theme, sources), memo=page_memo)
         files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
+        from .explorer import explorer_pages  # d3graph itself is imported only when network.explorer asks
+
+        files.update(explorer_pages(site.network, config))  # optional d3graph pages; {} by default
         self.last_site = site
         return site, files
 
