@@ -82,3 +82,11 @@ def test_documented_template_context_exists(tmp_path: Path, monkeypatch: pytest.
         assert template in seen, f"{template} was never rendered"
         missing = [n for n in names if n not in seen[template]]
         assert not missing, f"{template}: documented but not passed: {missing}"
+
+
+def test_every_metric_is_defined_in_the_readme() -> None:
+    from builder.metrics import METRICS
+
+    for metric in METRICS:
+        assert f"| {metric.label} |" in README, metric.key
+        assert metric.definition in README, metric.key
