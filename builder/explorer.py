@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -104,24 +105,26 @@ def explorer_html(payload: Mapping[str, Any], round_number: int, d3graph_class: 
     matrix = dataframe(0, index=ids, columns=ids)
     for link in links:  # one direction only: an undirected link, drawn once
         matrix.loc[link["source"], link["target"]] = len(link["rounds"])
-    d3 = d3graph_class(support=False, verbose=60)
-    d3.graph(matrix)
-    order = [str(c) for c in d3.adjmat.columns]  # d3graph's own (re-sorted) node order
-    colours = node_colours(payload["nodes"])
-    d3.set_node_properties(
-        label=[nodes[i].get("label") or "" for i in order],
-        tooltip=[tooltip(nodes[i]) for i in order],
-        color=[colours[i] for i in order],
-    )
-    html = d3.show(
-        filepath=None,
-        showfig=False,
-        overwrite=False,
-        return_html=True,
-        title=title,
-        show_top_panel=False,  # its logo links off-site and adds ~100 KB
-        save_button=True,
-    )
+    with warnings.catch_warnings():  # d3graph 3.2.1 trips pandas 3 deprecations; not the reader's problem
+        warnings.simplefilter("ignore")
+        d3 = d3graph_class(support=False, verbose=60)
+        d3.graph(matrix)
+        order = [str(c) for c in d3.adjmat.columns]  # d3graph's own (re-sorted) node order
+        colours = node_colours(payload["nodes"])
+        d3.set_node_properties(
+            label=[nodes[i].get("label") or "" for i in order],
+            tooltip=[tooltip(nodes[i]) for i in order],
+            color=[colours[i] for i in order],
+        )
+        html = d3.show(
+            filepath=None,
+            showfig=False,
+            overwrite=False,
+            return_html=True,
+            title=title,
+            show_top_panel=False,  # its logo links off-site and adds ~100 KB
+            save_button=True,
+        )
     return harden(html)
 
 
