@@ -403,11 +403,14 @@ def _tojson(value: Any) -> Markup:
 def render_site(
     site: Site, env: jinja2.Environment, assets: Mapping[str, bytes], extra: Callable[[Renderer], Iterator[tuple[str, bytes]]] | None = None,
     memo: Any = None,
+    sink: Any = None,
 ) -> dict[str, bytes]:
-    """Every output file of the site, in memory, keyed by output path."""
+    """Every output file of the site, keyed by output path: in a dict, or in ``sink`` (a mapping
+    such as builder.outfiles.OutputFiles, which keeps big sites' bytes out of memory)."""
     files, names = fingerprint_assets(assets)
     renderer = Renderer(site, env, names, memo=memo)
-    out: dict[str, bytes] = dict(files)
+    out: dict[str, bytes] = sink if sink is not None else {}
+    out.update(files)
     for path, data in renderer.pages():
         if path in out:
             raise SiteError(path, None, "two pages were rendered to the same path", "check slugs and page names")
