@@ -33,6 +33,7 @@ from .write import MANIFEST, WriteResult, read_manifest, write_output
 
 if TYPE_CHECKING:  # the heavy stages (Markdown, Jinja, networkx) are imported when first needed
     from .model import Page, Post
+    from .outfiles import OutputFiles
     from .pagecache import PageMemo
     from .site import Site
 
@@ -218,10 +219,12 @@ class Builder:
         sources: Sources | None = None,
         used: set[str] | None = None,
         memo: tuple[PageMemo, str] | None = None,
+        sink: OutputFiles | None = None,
     ) -> tuple[Site, dict[str, bytes]]:
         """Everything but writing: the site model and its files in memory.
 
-        ``memo``: (page cache, build-wide input hash) to skip pages whose context is unchanged.
+        ``memo``: (page cache, build-wide input hash) to skip pages whose context is unchanged;
+        ``sink``: the mapping the files go into (default: a dict).
         """
         from .render import find_theme, make_environment, render_site
         from .site import assemble
@@ -266,8 +269,11 @@ class Builder:
         from .search import add_search
 
         page_memo = self._start_memo(memo, site, theme, options, progress) if memo else None
-        files = render_site(site, env, read_assets(theme, sources), memo=page_memo)
-        files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
+        files = render_site(site, env, read_assets(theme, sources), memo=page_memo, sink=sink)
+        if (
+            config.search
+        ):  # (guard added by build: add_search copies every file into a new dict even when off)
+            files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
         from .explorer import explorer_pages  # d3graph itself is imported only when network.explorer asks
 
         files.update(explorer_pages(site.network, config))  # optional d3graph pages; {} by default
@@ -331,8 +337,14 @@ class Builder:
         clear_stamp(folder, options.output)  # a failed build must not leave a stamp that skips the next
         used: set[str] = set()
         memo = self._page_memo(options, folder)
-        site, files = self.render(options, progress, sources, used, memo=(memo, site_inputs))
-        result: WriteResult = write_output(files, options.output)
+        from .outfiles import OutputFiles
+
+        sink = OutputFiles(options.output, read_manifest(options.output) if options.output.is_dir() else {})
+        try:
+            site, files = self.render(options, progress, sources, used, memo=(memo, site_inputs), sink=sink)
+            result: WriteResult = write_output(files, options.output)
+        finally:
+            sink.discard()  # a failed build leaves no spilled files behind
         pages = sum(1 for p in files if p.endswith(".html"))
         memo.finish(keep_in_memory=True)
         if folder is not None:

@@ -157,3 +157,31 @@ def test_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
     with Progress(stream=piped, delay=0.0) as progress:
         Builder().build(BuildOptions(site, tmp_path / "out2", now=NOW, cache=False), progress=progress)
     assert piped.getvalue() == ""
+
+
+def test_spilled_output_equals_in_memory_output_and_failed_builds_leave_nothing(
+    tmp_path, monkeypatch
+) -> None:
+    from builder import outfiles
+
+    site = make_site(tmp_path, _posts(20))
+    in_memory = Builder().build(BuildOptions(site, tmp_path / "a", now=NOW, cache=False))
+    monkeypatch.setattr(outfiles, "MEMORY_LIMIT", 2000)  # a few pages, then straight to the staging folder
+    spilled = Builder().build(BuildOptions(site, tmp_path / "b", now=NOW, cache=False))
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert isinstance(spilled.files, outfiles.OutputFiles) and spilled.files.staging is None
+    assert dict(spilled.files.items()) == dict(in_memory.files.items())  # read back lazily from the output
+    target = site / "content/posts/post-004.md"
+    target.write_text(target.read_text().replace("Post number 4", "Post four, renamed"), encoding="utf-8")
+    edited = Builder().build(BuildOptions(site, tmp_path / "b", now=NOW, cache=False))
+    assert "posts/post-004/index.html" in edited.written
+    assert b"Post four, renamed" in (tmp_path / "b/posts/post-004/index.html").read_bytes()
+    target.write_text("no front matter\n", encoding="utf-8")
+    try:
+        Builder().build(BuildOptions(site, tmp_path / "b", now=NOW, cache=False))
+    except Exception as exc:  # a content error, raised before anything is written
+        assert "front matter" in str(exc)
+    else:
+        raise AssertionError("the broken post was accepted")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".b.new-")) == []
+    assert b"Post four, renamed" in (tmp_path / "b/posts/post-004/index.html").read_bytes()
