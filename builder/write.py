@@ -62,10 +62,15 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
         if not _safe_relative(path):
             raise ValueError(f"refusing to write outside the output folder: {path}")
     old = read_manifest(output) if output.is_dir() else {}
-    new = {path: digest(data) for path, data in files.items()}
+    known = getattr(files, "digests", None)  # builder.outfiles.OutputFiles knows them already
+    new = known() if known is not None else {path: digest(data) for path, data in files.items()}
+    staged = getattr(files, "staged", lambda _path: None)
+    spilled = {p: s for p in new if (s := staged(p)) is not None}
+    take = getattr(files, "take_staging", lambda: None)
     changed = tuple(sorted(p for p, d in new.items() if old.get(p) != d))
     removed = tuple(sorted(set(old) - set(new)))
     if output.is_dir() and old and not changed and not removed and _intact(output, new):
+        _drop(take())
         return WriteResult((), (), len(new))
     if (
         output.is_dir()
@@ -73,13 +78,17 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
         and len(changed) + len(removed) <= max(IN_PLACE_MIN, len(new) // 4)
         and _intact(output, {p: d for p, d in new.items() if p not in changed})
     ):
-        _update_in_place(files, output, changed, removed, new)
+        _update_in_place(files, output, changed, removed, new, spilled)
+        _drop(take())
+        _written(files, output)
         return WriteResult(changed, removed, len(new) - len(changed))
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
+    staging = take() or Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
     try:
-        for path in sorted(files):
+        for path in sorted(new):
             target = staging / path
+            if path in spilled:  # already written there while rendering
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             previous = output / path
             if old.get(path) == new[path] and previous.is_file():
@@ -94,6 +103,7 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _written(files, output)
     return WriteResult(changed, removed, len(new) - len(changed))
 
 
@@ -103,10 +113,16 @@ def _update_in_place(
     changed: tuple[str, ...],
     removed: tuple[str, ...],
     new: Mapping[str, str],
+    spilled: Mapping[str, Path] | None = None,
 ) -> None:
     """Replace just the changed files (each atomically), delete the removed ones, then the manifest."""
     for path in changed:
-        _replace_file(output / path, files[path])
+        source = (spilled or {}).get(path)
+        if source is not None:  # same file system: a rename is atomic
+            (output / path).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, output / path)
+        else:
+            _replace_file(output / path, files[path])
     for path in removed:
         target = output / path
         if target.is_file() or target.is_symlink():
@@ -130,6 +146,17 @@ def _replace_file(target: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _drop(staging: Path | None) -> None:
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _written(files: Mapping[str, bytes], output: Path) -> None:
+    done = getattr(files, "written_to", None)
+    if done is not None:
+        done(output)
 
 
 def _intact(output: Path, new: Mapping[str, str]) -> bool:
