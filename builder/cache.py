@@ -21,7 +21,6 @@ import pickle
 import tempfile
 from collections.abc import Iterable
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,8 @@ def hash_parts(*parts: str | bytes) -> str:
 
 
 def _package_version(name: str) -> str:
+    from importlib import metadata  # 25 ms to import: only when a fingerprint is needed
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
