@@ -778,7 +778,8 @@ def main_serve(args: argparse.Namespace) -> int:
     temp = None if args.output else Path(tempfile.mkdtemp(prefix="netjournal-serve-"))
     output = Path(args.output).resolve() if args.output else temp
     assert output is not None
-    options = BuildOptions(source=source, output=output, drafts=args.drafts, future=args.future, serve=True)
+    drafts = getattr(args, "drafts", not getattr(args, "no_drafts", False))  # cli.py says --no-drafts
+    options = BuildOptions(source=source, output=output, drafts=drafts, future=args.future, serve=True)
     try:
         return run_server(options, args.host, args.port)
     finally:
@@ -793,26 +794,52 @@ def run_server(options: Any, host: str = "127.0.0.1", port: int = 8000, **kwargs
             f"warning: serving on {host}: anyone who can reach this machine can read your drafts",
             file=sys.stderr,
         )
-    try:
-        server = DevServer(options, host, port, **kwargs).start()
-    except OSError as exc:
-        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(f"Serving {server.output} at {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     stop = threading.Event()
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+    restore = _install_stop_signals(stop)
     try:
-        while not stop.wait(0.5):
+        try:
+            server = DevServer(options, host, port, **kwargs).start()
+        except OSError as exc:
+            print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("\nStopped.", file=sys.stderr, flush=True)
+            return 130
+        print(f"Serving {server.output} at {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
             pass
-    except KeyboardInterrupt:
-        pass
+        finally:
+            print("\nStopping…", file=sys.stderr, flush=True)
+            server.stop()
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
-        print("\nStopping…", file=sys.stderr, flush=True)
-        server.stop()
+        restore()
     return 0
+
+
+def _install_stop_signals(stop: threading.Event) -> Callable[[], None]:
+    """Ctrl-C and SIGTERM ask for a clean stop; a second Ctrl-C interrupts at once.
+
+    Installed explicitly because shells start background jobs with SIGINT
+    ignored, and Python then never raises KeyboardInterrupt.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
 
 
 def main(argv: list[str] | None = None) -> int:

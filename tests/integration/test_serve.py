@@ -560,3 +560,25 @@ def test_ctrl_c_stops_the_process_cleanly_and_removes_its_temp_output(site: Path
             proc.wait()
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_invalid_round_data_is_reported_and_fixing_it_clears(site: Path, tmp_path: Path) -> None:
+    rounds = site / "data/rounds"
+    rounds.mkdir(parents=True)
+    (site / "data/people.yaml").write_text("ann: {name: Ann, public: true}\nbob: {name: Bob, public: true}\n")
+    good = "round: 1\ndate: 2020-01-10\npairs:\n  - [ann, bob]\n"
+    (rounds / "round-1.yaml").write_text(good)
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=True, serve=True)
+    with DevServer(options, port=0, out=io.StringIO()) as srv:
+        assert get(srv.port, "/network/round-1/")[0] == 200
+        stream = EventStream(srv.port)
+        try:
+            (rounds / "round-1.yaml").write_text(good + "  - [ann, carl]\n")  # ann twice in one round
+            payload = json.loads(stream.wait_for("error"))
+            assert any(line.startswith("data/rounds/round-1.yaml:") for line in payload["errors"]), payload
+            assert get(srv.port, "/network/round-1/")[0] == 200  # last good build still served
+            (rounds / "round-1.yaml").write_text(good + "  - [carl, dora]\n")
+            stream.wait_for("ok")
+        finally:
+            stream.close()
+        assert srv.state.errors == []
