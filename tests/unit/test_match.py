@@ -367,3 +367,27 @@ def test_cli_errors_are_file_line_messages(tmp_path: Path, capsys, argv: list[st
     assert main(["match", "--source", str(site), *argv]) == 1
     captured = capsys.readouterr()
     assert message in captured.err and "Traceback" not in captured.err
+
+
+# --- the evaluation script ---
+
+
+def test_simulation_never_repeats_when_avoidable_and_beats_random_on_cross_org(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "simulate_match.py"
+    spec = importlib.util.spec_from_file_location("simulate_match", path)
+    assert spec is not None and spec.loader is not None
+    sim = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "simulate_match", sim)  # dataclasses look their module up
+    spec.loader.exec_module(sim)
+    rows = sim.simulate(people=60, orgs=8, rounds=20, seed=1)
+    assert len(rows) == 20
+    assert all(r["ours_repeats"] == r["fewest"] for r in rows)
+    assert sum(r["rand_repeats"] for r in rows) > 0  # the comparison is not vacuous
+    assert sum(r["ours_cross"] for r in rows) > sum(r["rand_cross"] for r in rows)
+    assert {r["people"] for r in rows} != {rows[0]["people"]}  # joiners, leavers and absences vary the pool
+    assert "| 20 |" in sim.markdown(rows)
