@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 from urllib.parse import unquote
 
+from watchdog.events import FileSystemEventHandler
+
 from builder.errors import SiteError, SiteErrors
 from builder.watch import WATCHED_DIRS, Debouncer, classify
 
@@ -733,10 +735,11 @@ def _with_base_url(options: Any, url: str) -> Any:
         return options
 
 
-class _Recorder:
+class _Recorder(FileSystemEventHandler):
     """Watchdog handler that only records paths (all decisions happen in the build thread)."""
 
     def __init__(self, debouncer: Debouncer) -> None:
+        super().__init__()
         self._debouncer = debouncer
 
     def dispatch(self, event: Any) -> None:
