@@ -582,3 +582,29 @@ def test_invalid_round_data_is_reported_and_fixing_it_clears(site: Path, tmp_pat
         finally:
             stream.close()
         assert srv.state.errors == []
+
+
+def test_draft_flag_and_date_changes_update_every_listing(site: Path, tmp_path: Path) -> None:
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=False, serve=True)  # --no-drafts
+    with DevServer(options, port=0, out=io.StringIO()) as srv:
+        assert get(srv.port, "/posts/sketch/")[0] == 404
+        assert b"/posts/hello/" in get(srv.port, "/")[2]
+        assert b"/posts/hello/" in get(srv.port, "/archive/")[2]
+        stream = EventStream(srv.port)
+        try:
+            write_post(site, "2020-01-01-hello.md", "Hello", "Now a draft.", tags=["alpha"], draft=True)
+            stream.wait_for("reload")
+            assert get(srv.port, "/posts/hello/")[0] == 404
+            for listing in ("/", "/archive/", "/feed.xml"):
+                assert b"/posts/hello/" not in get(srv.port, listing)[2], listing
+            status, _, body = get(srv.port, "/tags/alpha/")
+            assert status == 404 or b"/posts/hello/" not in body
+            write_post(
+                site, "2020-01-01-hello.md", "Hello", "Back, and older.", date="2010-06-01", tags=["alpha"]
+            )
+            stream.wait_for("reload")
+        finally:
+            stream.close()
+        archive = get(srv.port, "/archive/")[2]
+        assert b"2010" in archive and b"/posts/hello/" in archive
+        assert b"/posts/hello/" in get(srv.port, "/tags/alpha/")[2]
