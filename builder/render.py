@@ -184,7 +184,7 @@ class Renderer:
                 return cached
         data = self._render(template, context)
         if key is not None:
-            self.memo.put(key, data)
+            data = self.memo.put(key, data)  # the same bytes, with their digest attached
         return data
 
     def _render(self, template: str, context: dict[str, Any]) -> bytes:
