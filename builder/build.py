@@ -337,6 +337,7 @@ class Builder:
         clear_stamp(folder, options.output)  # a failed build must not leave a stamp that skips the next
         used: set[str] = set()
         memo = self._page_memo(options, folder)
+        memo.retain = options.serve  # serve answers the next edit from memory; build keeps no page bytes
         from .outfiles import OutputFiles
 
         sink = OutputFiles(options.output, read_manifest(options.output) if options.output.is_dir() else {})
@@ -346,7 +347,7 @@ class Builder:
         finally:
             sink.discard()  # a failed build leaves no spilled files behind
         pages = sum(1 for p in files if p.endswith(".html"))
-        memo.finish(keep_in_memory=True)
+        memo.finish()
         if folder is not None:
             memo.save(_memo_path(folder, options.output))
         self._remember(options, folder, used, fingerprint, pages, site.warnings)

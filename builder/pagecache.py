@@ -69,7 +69,9 @@ class PageMemo:
     on_page: Callable[[int], None] | None = None  # progress: called with the number of pages so far
     _pages: int = 0
     _tag_fp: dict[int, str] = field(default_factory=dict)
+    retain: bool = False  # keep rendered bytes in memory between builds (serve); else digests only
     _used: dict[str, bytes] = field(default_factory=dict)
+    _used_digests: dict[str, str] = field(default_factory=dict)
 
     def start(
         self,
@@ -87,6 +89,7 @@ class PageMemo:
         self.hits = self.misses = self._pages = 0
         self._tag_fp = {}
         self._used = {}
+        self._used_digests = {}
 
     def key(self, template: str, context: Mapping[str, Any]) -> str | None:
         self._pages += 1
@@ -111,17 +114,25 @@ class PageMemo:
             self.misses += 1
         else:
             self.hits += 1
+            self.put(key, data)
+        return data
+
+    def put(self, key: str, data: bytes) -> bytes:
+        """Remember a rendered page; returns it with its digest attached (hashed once per build)."""
+        known = getattr(data, "known_digest", None)
+        if known is None:
+            known = digest(data)
+            data = KnownBytes(data, known)
+        self._used_digests[key] = known
+        if self.retain:
             self._used[key] = data
         return data
 
-    def put(self, key: str, data: bytes) -> None:
-        self._used[key] = data
-
-    def finish(self, keep_in_memory: bool) -> None:
+    def finish(self) -> None:
         """Keep only this build's pages (so memory does not grow with every edit)."""
-        self.in_memory = dict(self._used) if keep_in_memory else {}
-        self.digests = {k: getattr(v, "known_digest", None) or digest(v) for k, v in self._used.items()}
-        self._used = {}
+        self.in_memory = self._used if self.retain else {}
+        self.digests = self._used_digests
+        self._used, self._used_digests = {}, {}
 
     # --- persistence ---------------------------------------------------------------------------
     def load(self, path: Path) -> None:
