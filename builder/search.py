@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -131,27 +131,31 @@ async def _run_pagefind(pages: Mapping[str, bytes], language: str | None) -> dic
         return bundle
 
 
-def stamp_search_page(files: Mapping[str, bytes], bundle: Mapping[str, bytes]) -> dict[str, bytes]:
-    """Put a hash of ``pagefind.js`` into the search page, so a new Pagefind busts caches."""
-    out = dict(files)
-    page, script = out.get(SEARCH_PAGE), bundle.get(BUNDLE + "pagefind.js")
-    if page is not None and script is not None:
-        digest = hashlib.sha256(script).hexdigest()[:10].encode()
-        out[SEARCH_PAGE] = page.replace(VERSION_SLOT, b'data-pagefind-version="' + digest + b'"')
-    return out
+def stamp_search_page(page: bytes, bundle: Mapping[str, bytes]) -> bytes:
+    """The search page with a hash of ``pagefind.js`` filled in, so a new Pagefind busts caches."""
+    script = bundle.get(BUNDLE + "pagefind.js")
+    if script is None:
+        return page
+    digest = hashlib.sha256(script).hexdigest()[:10].encode()
+    return page.replace(VERSION_SLOT, b'data-pagefind-version="' + digest + b'"')
 
 
-def add_search(files: Mapping[str, bytes], config: Any) -> dict[str, bytes]:
-    """The build's one call: the site's files plus the search bundle (unchanged when search is off)."""
+def add_search(files: MutableMapping[str, bytes], config: Any) -> MutableMapping[str, bytes]:
+    """The build's one call: adds the search bundle to ``files`` and returns it.
+
+    In place, because the build's mapping may keep unchanged files on disk: copying it
+    would read them all back. Nothing is added when search is off.
+    """
     if not getattr(config, "search", False):
-        return dict(files)
+        return files
     bundle = index_files(files, config)
     clash = sorted(set(bundle) & set(files))
     if clash:
         raise SiteError(
-            clash[0],
-            None,
-            "this file clashes with the search index folder pagefind/",
+            clash[0], None, "this file clashes with the search index folder pagefind/",
             "rename it, or set search: false in site.yaml",
-        )
-    return {**stamp_search_page(files, bundle), **bundle}
+        )  # fmt: skip
+    if SEARCH_PAGE in files:
+        files[SEARCH_PAGE] = stamp_search_page(files[SEARCH_PAGE], bundle)
+    files.update(bundle)
+    return files

@@ -133,11 +133,21 @@ def test_cache_reuses_index_for_same_pages_and_rebuilds_on_change(monkeypatch):
 
 
 def test_search_page_gets_a_cache_busting_version():
-    files = {"search/index.html": b'<div id="search" data-pagefind-version=""></div>'}
-    out = search.stamp_search_page(files, {"pagefind/pagefind.js": b"console.log(1)"})
-    stamped = out["search/index.html"].decode()
+    page = b'<div id="search" data-pagefind-version=""></div>'
+    stamped = search.stamp_search_page(page, {"pagefind/pagefind.js": b"console.log(1)"}).decode()
     assert 'data-pagefind-version=""' not in stamped
     assert len(stamped.split('data-pagefind-version="')[1].split('"')[0]) == 10
+    other = search.stamp_search_page(page, {"pagefind/pagefind.js": b"console.log(2)"}).decode()
+    assert other != stamped
+
+
+def test_add_search_fills_the_given_mapping_in_place():
+    config = parse_config(MINIMAL_CONFIG.replace("search: false", "search: true"))
+    files = {"posts/a/index.html": post("A", "alpha"), "search/index.html": b'<p data-pagefind-version="">'}
+    out = search.add_search(files, config)
+    assert out is files
+    assert "pagefind/pagefind.js" in files
+    assert b'data-pagefind-version=""' not in files["search/index.html"]
 
 
 def test_a_site_file_in_the_bundle_folder_is_an_error():
