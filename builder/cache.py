@@ -19,10 +19,10 @@ import json
 import os
 import pickle
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 CACHE_DIR = ".netjournal-cache"
 KEEP_PER_OUTPUT = 8
@@ -110,12 +110,16 @@ def prune(folder: Path, keep: int = KEEP_PER_OUTPUT) -> None:
                 old.unlink()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
+    """Write ``data`` (bytes, or a function writing to the open file) to ``path`` atomically."""
     prepare_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if callable(data):
+                data(handle)  # streamed: no second copy of a 70 MB pickle in memory
+            else:
+                handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -182,7 +186,7 @@ class ContentCache:
             return False
         data = {"format": FORMAT, "settings": self._loaded_from, "items": self.entries}
         try:
-            _atomic_write(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+            _atomic_write(path, lambda handle: pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:
             return False
         self._dirty = False
