@@ -50,6 +50,7 @@ class Run:
     seconds: float
     peak_mib: float
     returncode: int
+    cpu: float = 0.0  # user + system seconds of the process and its workers
 
 
 @dataclass
@@ -83,7 +84,7 @@ def timed(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out}\n{err}")
-    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode)
+    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def build_cmd(site: Path, out: Path, extra: Sequence[str] = ()) -> list[str]:
@@ -211,12 +212,16 @@ def measure_size(posts: int, args: argparse.Namespace, hugo: Path | None) -> Siz
         "cold": [r.seconds for r in cold],
         "warm": [r.seconds for r in warm],
         "edit": [r.seconds for r in edits],
+        "cold_cpu": [r.cpu for r in cold],
+        "warm_cpu": [r.cpu for r in warm],
+        "edit_cpu": [r.cpu for r in edits],
     }
     if hugo is not None:
         hugo_runs = [timed_hugo(hugo, args, posts, site) for _ in range(args.repeat)]
         res.hugo_cold = median([r.seconds for r in hugo_runs])
         res.hugo_peak_mib = max(r.peak_mib for r in hugo_runs)
         res.runs["hugo_cold"] = [r.seconds for r in hugo_runs]
+        res.runs["hugo_cold_cpu"] = [r.cpu for r in hugo_runs]
         say(args.quiet, f"  {posts} posts: Hugo cold {res.hugo_cold:.2f} s, {res.hugo_peak_mib:.0f} MiB")
     return res
 
