@@ -102,13 +102,15 @@ def explorer_html(payload: Mapping[str, Any], round_number: int, d3graph_class: 
         return _empty_page(title)
     ids = list(nodes)
     assert all(re.fullmatch(r"[A-Za-z0-9_]+", i) for i in ids), "explorer node ids must be opaque ASCII ids"
-    matrix = dataframe(0, index=ids, columns=ids)
+    position = {node_id: i for i, node_id in enumerate(ids)}
+    weights = [[0] * len(ids) for _ in ids]
     for link in links:  # one direction only: an undirected link, drawn once
-        matrix.loc[link["source"], link["target"]] = len(link["rounds"])
+        weights[position[link["source"]]][position[link["target"]]] = len(link["rounds"])
+    matrix = dataframe(weights, index=ids, columns=ids)
     with warnings.catch_warnings():  # d3graph 3.2.1 trips pandas 3 deprecations; not the reader's problem
         warnings.simplefilter("ignore")
         d3 = d3graph_class(support=False, verbose=60)
-        d3.graph(matrix)
+        d3.graph(matrix, color=UNKNOWN)  # a fixed colour skips its community detection (replaced below)
         order = [str(c) for c in d3.adjmat.columns]  # d3graph's own (re-sorted) node order
         colours = node_colours(payload["nodes"])
         d3.set_node_properties(
