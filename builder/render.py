@@ -27,7 +27,15 @@ from .staticsvg import render_svg
 from .taxonomy import archive, fold_tag, paginate, tag_slug
 
 FINGERPRINTED = (".css", ".js")
-BUILTIN_THEMES = Path(__file__).resolve().parent.parent / "themes"
+def _builtin_themes() -> Path:
+    """The themes shipped with netjournal: the repository's themes/ (editable install) or the packaged copy."""
+    checkout = Path(__file__).resolve().parent.parent / "themes"
+    if (checkout / "default" / "templates").is_dir():
+        return checkout
+    return Path(__file__).resolve().parent / "themes"
+
+
+BUILTIN_THEMES = _builtin_themes()
 
 
 @dataclass(frozen=True)
