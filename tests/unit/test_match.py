@@ -391,3 +391,7 @@ def test_simulation_never_repeats_when_avoidable_and_beats_random_on_cross_org(
     assert sum(r["ours_cross"] for r in rows) > sum(r["rand_cross"] for r in rows)
     assert {r["people"] for r in rows} != {rows[0]["people"]}  # joiners, leavers and absences vary the pool
     assert "| 20 |" in sim.markdown(rows)
+    # a small group runs out of new partners: repeats become unavoidable, and match still makes the fewest
+    small = sim.simulate(people=12, orgs=3, rounds=15, seed=1)
+    assert all(r["exact"] for r in small) and sum(r["fewest"] for r in small) > 0
+    assert [r["ours_repeats"] for r in small] == [r["fewest"] for r in small]
