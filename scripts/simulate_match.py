@@ -159,6 +159,9 @@ def simulate(people: int, orgs: int, rounds: int, seed: int) -> list[dict[str, o
         row["ours_repeats"], row["ours_cross"] = measure(ours_groups, ours, pop.orgs)
         row["rand_repeats"], row["rand_cross"] = measure(rand_groups, rand, pop.orgs)
         assert row["ours_repeats"] == proposal.quality.repeats
+        row["exact"] = (
+            row["exact"] or row["ours_repeats"] == row["fewest"]
+        )  # a lower bound reached is the minimum
         ours.add(k, ours_groups)
         rand.add(k, rand_groups)
         row["ours_largest"], row["rand_largest"] = largest(ours), largest(rand)
