@@ -87,6 +87,10 @@ class Builder:
         self._memo_output: Path | None = None
         self._content_folder: Path | None = None
         self._network_cache: Any = None
+        self._rounds_memo: tuple[str, Any] | None = None
+        self._network_memo: tuple[str, Any, Any] | None = None
+        self._network_key = ""
+        self._env: tuple[Any, Any] | None = None  # (theme, Jinja environment): templates compiled once
         self._saved_once = False
         self.last_site: Site | None = None
 
@@ -178,9 +182,14 @@ class Builder:
     def load_rounds(self, sources: Sources) -> Any:
         if not sources.rounds:
             return None
+        key = _key(*(sources.people or ("-", "-")), *(part for pair in sources.rounds for part in pair))
+        if self._rounds_memo is not None and self._rounds_memo[0] == key:
+            return self._rounds_memo[1]  # same texts: the same (immutable) round data
         from .rounds import load_round_data  # networkx is only imported by sites with rounds
 
-        return load_round_data(sources.people, list(sources.rounds))
+        data = load_round_data(sources.people, list(sources.rounds))
+        self._rounds_memo = (key, data)
+        return data
 
     def network_factory(self, config: SiteConfig, round_data: Any) -> Any:
         from .network import MetricsCache, NetworkSettings, build_network
@@ -205,9 +214,16 @@ class Builder:
                     by_person.setdefault(person, []).append(ref)
                 if post.round:
                     by_round.setdefault(post.round, []).append(ref)
-            return build_network(
+            key = _key(repr(settings), repr(sorted(by_person.items())), repr(sorted(by_round.items())))
+            memo = self._network_memo
+            if memo is not None and memo[0] == key and memo[1] is round_data:
+                return memo[2]  # nothing the network depends on changed (serve: one post edited)
+            network = build_network(
                 round_data, settings, cache=self._network_cache, person_posts=by_person, round_posts=by_round
             )
+            self._network_memo = (key, round_data, network)
+            self._network_key = key
+            return network
 
         return factory
 
@@ -265,7 +281,9 @@ class Builder:
             network_factory=factory,
         )
         theme = find_theme(options.source, config.theme)
-        env = make_environment(theme)
+        if self._env is None or self._env[0] != theme:
+            self._env = (theme, make_environment(theme))  # Jinja re-reads changed templates itself
+        env = self._env[1]
         from .search import add_search
 
         page_memo = self._start_memo(memo, site, theme, options, progress) if memo else None
@@ -374,6 +392,10 @@ class Builder:
         tags = [(t.key, t.slug, t.name, t.description_html, t.aliases, t.count) for t in site.tags]
         pages = [self._identity.get(id(p), "") for p in site.pages]
         base = _key(site_inputs, repr(tags), repr(pages), repr(options.drafts))
+        if site.network is not None:  # the network and its rounds stand for the inputs they came from
+            self._identity[id(site.network)] = "net:" + self._network_key
+            for view in site.network.rounds:
+                self._identity[id(view)] = f"net:{self._network_key}:{view.number}"
         identity = self._identity.get
 
         def ident(obj: Any) -> str | None:

@@ -198,7 +198,10 @@ class PageMemo:
             # Renderer helpers (tags_of, feed_html): pure functions of the site, which ``base`` covers
             h.update(b"f:" + value.__name__.encode() + b";")
         else:
-            raise Uncacheable
+            ident = self.identity(value)  # objects the build registered (the network, its rounds)
+            if ident is None:
+                raise Uncacheable
+            h.update(b"o:" + ident.encode() + b";")
 
     def _tag(self, tag: Tag) -> str:
         found = self._tag_fp.get(id(tag))
