@@ -116,6 +116,22 @@ def test_network_diagram_controls_by_keyboard(browser: Browser, site: BuiltSite)
         assert fig.get_attribute("data-nj-shown-round") != before
         tab_until(page, "el.closest('figure[data-stepper]') && el.type === 'radio'")
         tab_until(page, "el.closest('figure[data-stepper]') && el.getAttribute('aria-label') === 'Zoom in'")
+        # the drawing is a single Tab stop: arrows move between people, Enter fills the details panel
+        presses = tab_until(page, "el.closest('figure[data-stepper]') && el.classList.contains('nj-surface')")
+        assert presses == 3  # Zoom out, Reset zoom, then the drawing
+        first = fig.get_attribute("data-nj-focused")
+        assert first
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowDown")
+        assert fig.get_attribute("data-nj-focused") not in ("", None)
+        page.keyboard.press("Enter")
+        assert fig.get_attribute("data-nj-selected") == fig.get_attribute("data-nj-focused")
+        panel = fig.get_by_role("region", name="Selected person")
+        expect(panel.locator(".nj-details-name")).not_to_be_empty()
+        page.keyboard.press("Tab")
+        assert not page.evaluate("document.activeElement.matches('.nj-node, .nj-surface')")
+        serious = [v for v in audit(page) if v["impact"] in GATE]
+        assert serious == [], describe(serious)
     finally:
         page.context.close()
 

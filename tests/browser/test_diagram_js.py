@@ -250,9 +250,17 @@ def test_names_stay_inert_text(site: dict[str, Any], page_factory: Any) -> None:
     text = tip.text_content() or ""
     assert pages.INJECTION in text
     assert "Org <b>B</b>" in text
-    assert "<i>Not italic</i>" in text
-    assert tip.locator("img, b, i, script").count() == 0
-    hrefs = tip.locator("a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+    assert tip.locator("img, b, i, script, a").count() == 0
+    # a click fills the details panel: names and post titles as text, only the safe link kept
+    pg.locator('#k circle.nj-node[data-id="n2"]').click()
+    panel = pg.locator("#k .nj-details")
+    body = panel.text_content() or ""
+    assert pages.INJECTION in body
+    assert "Org <b>B</b>" in body
+    assert "<i>Not italic</i>" in body
+    assert "Bad link" in body
+    assert panel.locator("img, b, i, script").count() == 0
+    hrefs = panel.locator("a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
     assert hrefs == [site["base"] + "/posts/b/"]
     assert pg.evaluate("() => window.__pwned") is None
     assert errors == []
@@ -266,6 +274,13 @@ def test_private_people_show_no_details(site: dict[str, Any], page_factory: Any)
     text = pg.locator("#k .nj-tooltip").text_content()
     # n5 met n3 and n4 (the round-1 triad)
     assert text == "A participant (not public)met 2 different people"
+    pg.locator('#k circle.nj-node[data-id="n5"]').click()
+    panel = pg.locator("#k .nj-details")
+    assert panel.locator(".nj-details-name").text_content() == "A participant (not public)"
+    assert panel.locator(".nj-details-org").count() == 0
+    assert panel.locator("a").count() == 0
+    body = panel.locator(".nj-details-body").text_content()
+    assert body == "A participant (not public)Met 2 different people"
 
 
 def test_no_request_leaves_localhost(site: dict[str, Any], page_factory: Any) -> None:
@@ -278,33 +293,158 @@ def test_no_request_leaves_localhost(site: dict[str, Any], page_factory: Any) ->
     assert {urlsplit(u).hostname for u in requests} == {"127.0.0.1"}
 
 
-def test_keyboard_reaches_a_node_and_highlights(site: dict[str, Any], page_factory: Any) -> None:
-    pg, _, _ = page_factory()
-    _open(pg, site["base"] + "/single.html")
-    for _ in range(10):
+def _tab_stops(pg: Page, limit: int = 80) -> list[dict[str, Any]]:
+    """Press Tab from the top of the page until focus leaves the last figure; describe each stop."""
+    pg.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    stops = []
+    for _ in range(limit):
         pg.keyboard.press("Tab")
-        if pg.evaluate("() => document.activeElement.matches('circle.nj-node')"):
+        stop = pg.evaluate(
+            """() => { const el = document.activeElement; const fig = el.closest('figure');
+                return {tag: el.tagName.toLowerCase(), fig: fig ? fig.id : null,
+                        surface: el.classList.contains('nj-surface'), node: el.matches('.nj-node'),
+                        label: el.getAttribute('aria-label')}; }"""
+        )
+        if stop["tag"] == "body" or (stops and stop == stops[0]):
             break
-    focused = pg.evaluate("() => document.activeElement.dataset.id")
-    assert focused
-    label = pg.evaluate("() => document.activeElement.getAttribute('aria-label')")
-    assert "met" in label
+        stops.append(stop)
+    return stops
+
+
+def test_each_diagram_is_one_tab_stop(site: dict[str, Any], page_factory: Any) -> None:
+    pg, _, _ = page_factory()
+    _open(pg, site["base"] + "/counts.html")
+    stops = _tab_stops(pg)
+    figures = ["c1", "c2", "c2r", "c3", "c3r", "o2", "o3r"]
+    surfaces = [s["fig"] for s in stops if s["surface"]]
+    assert surfaces == figures  # once each, in page order
+    assert not any(s["node"] for s in stops)  # no person is a Tab stop of its own
+    # per figure: the three zoom buttons, then the drawing (nothing selected, so no post links)
+    for fig in figures:
+        assert [s["label"] for s in stops if s["fig"] == fig][:3] == ["Zoom in", "Zoom out", "Reset zoom"]
+
+
+def _state(pg: Page, fig: str) -> dict[str, Any]:
+    return pg.evaluate(
+        """fig => {
+            const f = document.getElementById(fig);
+            const svg = f.querySelector('svg.nj-surface');
+            const ad = svg.getAttribute('aria-activedescendant');
+            const target = ad && document.getElementById(ad);
+            const mid = b => [b.x + b.width / 2, b.y + b.height / 2];
+            const ring = mid(f.querySelector('.nj-focus-ring circle').getBoundingClientRect());
+            const at = target && mid(target.getBoundingClientRect());
+            return {
+                focused: f.dataset.njFocused, active: document.activeElement === svg,
+                target: target ? target.dataset.id : null,
+                targetLabel: target && target.getAttribute('aria-label'),
+                announced: f.querySelector('.nj-announcer').textContent,
+                ringShown: f.querySelector('.nj-focus-ring').getAttribute('display') !== 'none',
+                ringOff: at ? Math.hypot(ring[0] - at[0], ring[1] - at[1]) : null,
+            }; }""",
+        fig,
+    )
+
+
+def test_keyboard_moves_between_people_and_highlights(site: dict[str, Any], page_factory: Any) -> None:
+    pg, _, errors = page_factory()
+    _open(pg, site["base"] + "/single.html")
+    small = site["small"]
+    nodes, links, _ = pages.expected_view(small, 3, "cumulative")
+    data = {n["id"]: n for n in small["nodes"]}
+
+    def degree(node_id: str) -> int:
+        return sum(1 for pair in links if node_id in pair)
+
+    presses = 0
+    while not pg.evaluate("() => document.activeElement.matches('#k .nj-surface')"):
+        pg.keyboard.press("Tab")
+        presses += 1
+        assert presses < 10, "Tab never reached the diagram"
+    state = _state(pg, "k")
+    # arriving starts at "me" (n1), described in words and marked with a ring
+    assert state["focused"] == state["target"] == "n1"
+    assert state["announced"] == f"Sarah R, Council A, met {degree('n1')} different people, this is me"
+    assert state["targetLabel"] == state["announced"]
+    assert state["ringShown"] and state["ringOff"] < 1
     assert pg.locator("#k .nj-tooltip").is_visible()
+
+    # arrows move to a person in that direction; focus stays on the drawing
+    x = {i: data[i]["x"] for i in nodes}
+    y = {i: data[i]["y"] for i in nodes}
+    for key, ahead in [
+        ("ArrowRight", lambda a, b: x[b] > x[a]),
+        ("ArrowDown", lambda a, b: y[b] > y[a]),
+        ("ArrowLeft", lambda a, b: x[b] < x[a]),
+        ("ArrowUp", lambda a, b: y[b] < y[a]),
+    ]:
+        before = _state(pg, "k")["focused"]
+        pg.keyboard.press(key)
+        state = _state(pg, "k")
+        assert state["active"] and state["ringShown"] and state["ringOff"] < 1
+        assert state["focused"] != before and ahead(before, state["focused"]), key
+        assert state["target"] == state["focused"]
+    # Home and End: the first and the last person to join (payload order)
+    order = [n["id"] for n in small["nodes"] if n["id"] in nodes]
+    pg.keyboard.press("End")
+    assert _state(pg, "k")["focused"] == order[-1]
+    pg.keyboard.press("Home")
+    state = _state(pg, "k")
+    assert state["focused"] == order[0]
+    assert state["announced"].startswith("Sarah R, Council A, met ")
+
+    # Enter highlights the person's connections and fills the details panel
     pg.keyboard.press("Enter")
-    _, links, _ = pages.expected_view(site["small"], 3, "cumulative")
-    neighbours = {x for pair in links if focused in pair for x in pair}
+    neighbours = {i for pair in links if "n1" in pair for i in pair}
     bright = set(
         pg.locator("#k circle.nj-node:not(.nj-faded)").evaluate_all("cs => cs.map(c => c.dataset.id)")
     )
-    assert bright == (neighbours | {focused})
-    assert pg.locator("#k").get_attribute("data-nj-selected") == focused
-    # arrow keys move between people
-    pg.keyboard.press("ArrowRight")
-    moved = pg.evaluate("() => document.activeElement.dataset.id")
-    assert moved and moved != focused
+    assert bright == neighbours
+    assert pg.locator("#k").get_attribute("data-nj-selected") == "n1"
+    panel = pg.get_by_role("region", name="Selected person")
+    assert panel.locator(".nj-details-name").text_content() == "Sarah R"
+    assert panel.locator(".nj-details-org").text_content() == "Council A"
+    assert panel.locator(".nj-details-met").text_content() == f"Met {degree('n1')} different people"
+    # the post link is the next Tab stop after the drawing, and a real link
+    pg.keyboard.press("Tab")
+    link = pg.evaluate(
+        "() => { const a = document.activeElement; return a.closest('.nj-details') && a.tagName === 'A' ?"
+        " [a.textContent, a.getAttribute('href')] : null; }"
+    )
+    assert link == ["What round one taught me", site["base"] + "/posts/round-one/"]
+    # Escape from the panel clears, and focus goes back to the drawing
     pg.keyboard.press("Escape")
-    assert pg.locator("#k circle.nj-node.nj-faded").count() == 0
     assert pg.locator("#k").get_attribute("data-nj-selected") == ""
+    assert pg.locator("#k circle.nj-node.nj-faded").count() == 0
+    assert pg.evaluate("() => document.activeElement.matches('#k .nj-surface')")
+    assert pg.locator("#k .nj-details a").count() == 0
+    # Space toggles too; Escape on the drawing clears
+    pg.keyboard.press("ArrowRight")
+    moved = _state(pg, "k")["focused"]
+    pg.keyboard.press(" ")
+    assert pg.locator("#k").get_attribute("data-nj-selected") == moved
+    pg.keyboard.press("Escape")
+    assert pg.locator("#k").get_attribute("data-nj-selected") == ""
+    # leaving hides the ring
+    pg.keyboard.press("Tab")
+    assert not _state(pg, "k")["ringShown"]
+    assert errors == []
+
+
+def test_click_selects_without_a_focus_ring_then_keys_carry_on(
+    site: dict[str, Any], page_factory: Any
+) -> None:
+    pg, _, errors = page_factory()
+    _open(pg, site["base"] + "/single.html")
+    pg.locator('#k circle.nj-node[data-id="n6"]').click()
+    state = _state(pg, "k")
+    assert state["focused"] == "n6" and state["active"]
+    assert not state["ringShown"]
+    assert pg.locator("#k .nj-details-name").text_content() == "李小龍"
+    pg.keyboard.press("ArrowLeft")
+    state = _state(pg, "k")
+    assert state["ringShown"] and state["focused"] not in ("n6", "")
+    assert errors == []
 
 
 def test_large_network_uses_canvas_and_stays_responsive(site: dict[str, Any], page_factory: Any) -> None:
@@ -344,12 +484,30 @@ def test_large_network_uses_canvas_and_stays_responsive(site: dict[str, Any], pa
     exp5, links5, _ = pages.expected_view(site["large"], 5, "cumulative")
     assert fig.get_attribute("data-nj-nodes") == str(len(exp5))
     assert fig.get_attribute("data-nj-links") == str(len(links5))
-    # keyboard on the canvas: focus, arrows, Enter highlights
+    # keyboard on the canvas, as on the SVG: one Tab stop, arrows, Home/End, Enter highlights
+    stops = _tab_stops(pg)
+    assert [s["tag"] for s in stops if s["surface"]] == ["canvas"]
     pg.locator("#big canvas").focus()
+    announcer = pg.locator("#big .nj-announcer")
+    start = fig.get_attribute("data-nj-focused")
+    assert start == "n1"  # "me", who is private in this payload
+    _, links5_now, _ = pages.expected_view(site["large"], 5, "cumulative")
+    met = sum(1 for pair in links5_now if "n1" in pair)
+    assert announcer.text_content() == f"A participant (not public), met {met} different people, this is me"
     pg.keyboard.press("ArrowRight")
+    moved = fig.get_attribute("data-nj-focused")
+    assert moved and moved != start
+    moved_node = next(n for n in site["large"]["nodes"] if n["id"] == moved)
+    start_node = site["large"]["nodes"][0]
+    assert moved_node["x"] > start_node["x"]
+    who = moved_node["label"] or "A participant (not public)"
+    assert (announcer.text_content() or "").startswith(who + ", ")
+    pg.keyboard.press("End")
+    last = [n["id"] for n in site["large"]["nodes"] if n["first"] <= 5][-1]
+    assert fig.get_attribute("data-nj-focused") == last
     pg.keyboard.press("Enter")
-    selected = fig.get_attribute("data-nj-selected")
-    assert selected and selected.startswith("n")
+    assert fig.get_attribute("data-nj-selected") == last
+    assert pg.locator("#big .nj-details-met").is_visible()
     pg.keyboard.press("Escape")
     assert fig.get_attribute("data-nj-selected") == ""
     assert errors == []
@@ -375,6 +533,14 @@ def test_layout_fits_and_screenshots(
             ".map(f => f.getBoundingClientRect().right))"
         )
         assert widest <= width
+        overlaps = pg.evaluate(
+            """() => [...document.querySelectorAll('figure.nj-diagram')].flatMap(f => {
+                const s = f.querySelector('.nj-stage').getBoundingClientRect();
+                return [...f.querySelectorAll('.nj-zoom-btn')].map(b => b.getBoundingClientRect())
+                    .filter(b => b.left < s.right && b.right > s.left && b.top < s.bottom && b.bottom > s.top)
+                    .map(() => f.id); })"""
+        )
+        assert overlaps == [], f"zoom buttons cover the drawing in {name}"
         pg.screenshot(path=str(SHOTS / f"{name}-{scheme}-{width}.png"), full_page=True)
     assert errors == []
 
