@@ -35,16 +35,19 @@ def broken_links(site: Any, files: dict[str, bytes]) -> list[SiteError]:
         for href, line in item.body.links:
             path = unquote(urlsplit(href).path).lstrip("/")
             if not _exists(path, files):
-                problems.append(SiteError(item.source, line, f"link to {href} points at no page",
-                                          "fix the address, e.g. /posts/<slug>/"))
+                problems.append(
+                    SiteError(
+                        item.source, line, f"link to {href} points at no page", "fix the address, e.g. /posts/<slug>/"
+                    )
+                )
                 reported.add(base + urlsplit(href).path.lstrip("/"))
     for path, data in files.items():
-        if not path.endswith(".html") or path.startswith("tags/") and b'http-equiv="refresh"' in data:
+        if not path.endswith(".html") or (path.startswith("tags/") and b'http-equiv="refresh"' in data):
             continue
         for raw in HREF.findall(data):
             href = raw.decode("utf-8", "replace")
             # a summary repeats a post's broken link on listing pages: report it once, at its source line
-            if href.startswith(base) and href not in reported and not _exists(unquote(href[len(base):]), files):
+            if href.startswith(base) and href not in reported and not _exists(unquote(href[len(base) :]), files):
                 problems.append(SiteError(f"(output) {path}", None, f"template link to {href} points at no file"))
     return problems
 

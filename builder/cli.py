@@ -84,8 +84,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         result = Builder().build(options, progress=progress)
     print_errors(result.warnings)
     if not args.quiet:
-        print(f"Built {result.pages} pages ({len(result.written)} files written, {len(result.removed)} removed) "
-              f"in {result.seconds:.2f} s -> {output}")
+        print(
+            f"Built {result.pages} pages ({len(result.written)} files written, {len(result.removed)} removed) "
+            f"in {result.seconds:.2f} s -> {output}"
+        )
     return EXIT_OK
 
 

@@ -136,7 +136,7 @@ def _check_section(
             errors.add(path, line, f"unknown setting '{prefix}{key}'", hint)
             continue
         types, _ = keys[key]
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             wanted = " or ".join(t.__name__ for t in types)
             errors.add(path, line, f"'{prefix}{key}' must be {wanted}, not {type(value).__name__}")
             continue
@@ -182,4 +182,9 @@ def _check_values(values: dict[str, Any], data: Any, path: str, errors: ErrorLis
         try:
             ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            errors.add(path, line("timezone"), f"unknown time zone '{values['timezone']}'", "use an IANA name such as Europe/London")
+            errors.add(
+                path,
+                line("timezone"),
+                f"unknown time zone '{values['timezone']}'",
+                "use an IANA name such as Europe/London",
+            )

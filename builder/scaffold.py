@@ -83,13 +83,16 @@ def new_post(source: Path, title: str, tags: str = "", today: date | None = None
     slug = slugify(title) or "post"
     path = source / "content" / "posts" / f"{day}-{slug}.md"
     if path.exists():
-        raise SiteError(path.relative_to(source).as_posix(), None, "a post with this name already exists",
-                        "choose another title")
+        raise SiteError(
+            path.relative_to(source).as_posix(), None, "a post with this name already exists", "choose another title"
+        )
     tag_list = [t.strip() for t in tags.split(",") if t.strip()]
     # JSON strings are valid YAML double-quoted scalars: quotes, backslashes and colons stay intact
     quoted_title = json.dumps(title, ensure_ascii=False)
     tag_yaml = "[" + ", ".join(json.dumps(t, ensure_ascii=False) for t in tag_list) + "]"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'---\ntitle: {quoted_title}\ndate: {day}\ntags: {tag_yaml}\ndraft: true\n---\n\nWrite here.\n',
-                    encoding="utf-8")
+    path.write_text(
+        f"---\ntitle: {quoted_title}\ndate: {day}\ntags: {tag_yaml}\ndraft: true\n---\n\nWrite here.\n",
+        encoding="utf-8",
+    )
     return path

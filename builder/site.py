@@ -17,7 +17,19 @@ from .errors import ErrorList, SiteError
 from .model import Page, Post, Tag
 from .taxonomy import TagInfo, build_tags, related_posts, variant_warnings
 
-RESERVED = {"posts", "tags", "page", "archive", "network", "search", "static", "feed.xml", "sitemap.xml", "404", "pagefind"}
+RESERVED = {
+    "posts",
+    "tags",
+    "page",
+    "archive",
+    "network",
+    "search",
+    "static",
+    "feed.xml",
+    "sitemap.xml",
+    "404",
+    "pagefind",
+}
 
 
 @dataclass(frozen=True)
@@ -57,21 +69,30 @@ def visible_posts(posts: Sequence[Post], now: datetime, drafts: bool, future: bo
 def check_slugs(posts: Sequence[Post], pages: Sequence[Page], errors: ErrorList) -> None:
     """Two sources may not claim one URL; pages may not shadow the site's own sections."""
     owners: dict[str, Post | Page] = {}
-    for item in [*posts, *pages]:
+    items: list[Post | Page] = [*posts, *pages]
+    for item in items:
         url = item.url
         if url in owners:
             # blame the file whose explicit ``slug:`` caused the clash, so the line points at it
             blamed, other = item, owners[url]
             if "slug" not in blamed.key_lines and "slug" in other.key_lines:
                 blamed, other = other, blamed
-            errors.add(blamed.source, blamed.key_lines.get("slug"), f"URL /{url} is also used by {other.source}",
-                       "give one of them a different slug: in its front matter")
+            errors.add(
+                blamed.source,
+                blamed.key_lines.get("slug"),
+                f"URL /{url} is also used by {other.source}",
+                "give one of them a different slug: in its front matter",
+            )
         else:
             owners[url] = item
     for page in pages:
         if page.slug in RESERVED:
-            errors.add(page.source, page.key_lines.get("slug"), f"page slug '{page.slug}' clashes with a built-in section",
-                       "choose another slug:")
+            errors.add(
+                page.source,
+                page.key_lines.get("slug"),
+                f"page slug '{page.slug}' clashes with a built-in section",
+                "choose another slug:",
+            )
 
 
 def check_network_refs(posts: Sequence[Post], pages: Sequence[Page], round_data: Any, errors: ErrorList) -> None:
@@ -84,17 +105,24 @@ def check_network_refs(posts: Sequence[Post], pages: Sequence[Page], round_data:
                 known_people.update(group.people)
             known_people.update(r.unmatched)
     hint = f"known rounds: {', '.join(map(str, sorted(rounds)))}" if rounds else "add data/rounds/round-N.yaml first"
-    for item in [*posts, *pages]:
+    items: list[Post | Page] = [*posts, *pages]
+    for item in items:
         for embed in item.body.embeds:
             if embed.round not in rounds:
-                errors.add(item.source, embed.line, f"network embed names round {embed.round}, which does not exist", hint)
+                errors.add(
+                    item.source, embed.line, f"network embed names round {embed.round}, which does not exist", hint
+                )
     for post in posts:
         if post.round is not None and post.round not in rounds:
             errors.add(post.source, post.key_lines.get("round"), f"round {post.round} does not exist", hint)
         for person in post.with_people:
             if person not in known_people:
-                errors.add(post.source, post.key_lines.get("with"), f"unknown participant '{person}' in 'with'",
-                           "use an id from data/people.yaml or a round file")
+                errors.add(
+                    post.source,
+                    post.key_lines.get("with"),
+                    f"unknown participant '{person}' in 'with'",
+                    "use an id from data/people.yaml or a round file",
+                )
 
 
 def assemble(

@@ -30,7 +30,9 @@ def _read(path: Path, root: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise SiteError(path.relative_to(root).as_posix(), None, f"not UTF-8 text ({exc.reason})", "save the file as UTF-8") from None
+        raise SiteError(
+            path.relative_to(root).as_posix(), None, f"not UTF-8 text ({exc.reason})", "save the file as UTF-8"
+        ) from None
 
 
 def _texts(root: Path, folder: str, pattern: str) -> tuple[tuple[str, str], ...]:
@@ -56,7 +58,7 @@ def read_sources(root: Path) -> Sources:
         raise SiteError(str(root), None, "site folder not found", "pass --source DIR pointing at a site folder")
     people_text = _optional(root, "data/people.yaml")
     static_dir = root / "static"
-    static = ()
+    static: tuple[tuple[str, Path], ...] = ()
     if static_dir.is_dir():
         static = tuple(
             (p.relative_to(root).as_posix(), p)

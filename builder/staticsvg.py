@@ -47,6 +47,8 @@ def render_svg(payload: dict[str, Any], round_number: int, mode: str = "cumulati
         colour = PALETTE[node["group"] % len(PALETTE)] if node.get("group") is not None else "#777"
         me = " nj-me" if node.get("me") else ""
         title = f"<title>{escape(node['label'])}</title>" if node.get("label") else ""
-        parts.append(f'<circle class="nj-node{me}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{colour}">{title}</circle>')
+        parts.append(
+            f'<circle class="nj-node{me}" cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{colour}">{title}</circle>'
+        )
     parts.append("</g></svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated string is escaped above

@@ -7,7 +7,7 @@ name must not appear anywhere (HTML, JSON, GraphML, feeds, search index).
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -15,7 +15,7 @@ import yaml
 from builder.build import Builder, BuildOptions
 
 ROOT = Path(__file__).resolve().parents[1]
-NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 SECRET_ID = "zz-secret-id"
 SECRET_NAME = "Quentin Privé-Wolstenholme"
@@ -27,7 +27,8 @@ def make_private_site(tmp_path: Path, labels: str = "public") -> Path:
     (site / "content" / "posts").mkdir(parents=True)
     (site / "data" / "rounds").mkdir(parents=True)
     (site / "site.yaml").write_text(
-        f"title: Privacy test\nbase_url: https://example.org/\nsearch: false\nnetwork:\n  labels: {labels}\n  me: pub-a\n",
+        "title: Privacy test\nbase_url: https://example.org/\nsearch: false\n"
+        f"network:\n  labels: {labels}\n  me: pub-a\n",
         encoding="utf-8",
     )
     people = {
@@ -68,7 +69,7 @@ def test_private_people_appear_in_no_output_file(tmp_path: Path) -> None:
         assert secret.encode() not in blob, secret
         assert secret.encode() not in on_disk, secret
     # public people are named (the test would pass vacuously if nothing was rendered)
-    assert "Ada Public".encode() in (result.files or {})["network/round-1/index.html"] or b"Ada Public" in blob
+    assert b"Ada Public" in (result.files or {})["network/round-1/index.html"] or b"Ada Public" in blob
     assert b"Cara Public" in blob
     assert "network/round-1/round-1.graphml" in (result.files or {})
 
@@ -76,7 +77,9 @@ def test_private_people_appear_in_no_output_file(tmp_path: Path) -> None:
 def test_labels_none_names_nobody(tmp_path: Path) -> None:
     site = make_private_site(tmp_path, labels="none")
     result = Builder().build(BuildOptions(site, tmp_path / "out", now=NOW))
-    network_files = {p: d for p, d in (result.files or {}).items() if p.startswith("network/") or p.startswith("posts/")}
+    network_files = {
+        p: d for p, d in (result.files or {}).items() if p.startswith("network/") or p.startswith("posts/")
+    }
     blob = all_output_bytes(network_files)
     for name in ("Ada Public", "Ben Public", "Cara Public", SECRET_NAME):
         assert name.encode() not in blob, name

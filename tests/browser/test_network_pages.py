@@ -97,7 +97,9 @@ def test_post_with_two_embeds_draws_both_rounds(browser: Browser, site: BuiltSit
     page = open_page(browser, site, "posts/the-first-chains/", outside)
     figures = page.locator("figure.nj-diagram")
     assert figures.count() == 2
-    page.wait_for_function("() => [...document.querySelectorAll('figure.nj-diagram')].every(f => f.dataset.njReady === '1')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('figure.nj-diagram')].every(f => f.dataset.njReady === '1')"
+    )
     expected = metrics_by_round()
     counts = [int(figures.nth(i).get_attribute("data-nj-nodes") or -1) for i in range(2)]
     people = [expected[k]["people"] for k in (1, 2)]

@@ -32,7 +32,7 @@ def test_drafts_and_future_posts_are_checked_too(tmp_path):
     )
     errors, _ = check_site(source)
     assert sorted(e.format() for e in errors) == [
-        "content/posts/a.md:6: link to /posts/missing/ points at no page (fix the address, e.g. /posts/<slug>/)",  # noqa: E501
+        "content/posts/a.md:6: link to /posts/missing/ points at no page (fix the address, e.g. /posts/<slug>/)",
         "content/posts/b.md:7: link to /nowhere/ points at no page (fix the address, e.g. /posts/<slug>/)",
     ]
 
@@ -80,10 +80,8 @@ def test_broken_links_ignores_alias_redirects():
         posts = pages = ()
 
     files = {
-        "tags/old/index.html": b'<meta http-equiv="refresh" content="0; url=/tags/new/"><a href="/tags/new/">',  # noqa: E501
+        "tags/old/index.html": b'<meta http-equiv="refresh" content="0; url=/tags/new/"><a href="/tags/new/">',
         "index.html": b'<a href="/missing/">x</a><a href="/index.html">',
     }
     problems = broken_links(FakeSite, files)
-    assert [p.format() for p in problems] == [
-        "(output) index.html: template link to /missing/ points at no file"
-    ]
+    assert [p.format() for p in problems] == ["(output) index.html: template link to /missing/ points at no file"]

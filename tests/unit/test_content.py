@@ -139,7 +139,7 @@ def test_missing_title_and_date_reported_together():
 
 def test_bad_date_names_its_line():
     assert errors_of("---\ntitle: T\ntags: [a]\ndate: 2020-13-45\n---\n") == [
-        "content/posts/x.md:4: 'date' is not a date: '2020-13-45' (use ISO format, e.g. 2024-05-01 or 2024-05-01T09:30)"  # noqa: E501
+        "content/posts/x.md:4: 'date' is not a date: '2020-13-45' (use ISO format, e.g. 2024-05-01 or 2024-05-01T09:30)"
     ]
 
 
@@ -195,7 +195,7 @@ def test_draft_flag_and_type_check():
 
 
 def test_summary_front_matter_wins_over_more_marker():
-    text = "---\ntitle: T\ndate: 2020-01-01\nsummary: From <front> matter\n---\nIntro.\n\n<!-- more -->\n\nRest.\n"  # noqa: E501
+    text = "---\ntitle: T\ndate: 2020-01-01\nsummary: From <front> matter\n---\nIntro.\n\n<!-- more -->\n\nRest.\n"
     assert post(text).summary_html == "<p>From &lt;front&gt; matter</p>"
 
 

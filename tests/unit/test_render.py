@@ -94,11 +94,7 @@ def test_archive_groups_by_year_and_month(tmp_path):
     )
     page = text(files, "archive/index.html")
     assert (
-        page.index(">2020<")
-        < page.index("February")
-        < page.index(">2019<")
-        < page.index("May")
-        < page.index("Alpha")
+        page.index(">2020<") < page.index("February") < page.index(">2019<") < page.index("May") < page.index("Alpha")
     )
 
 
@@ -107,9 +103,7 @@ def test_drafts_never_in_build_output_but_shown_with_banner_with_drafts(tmp_path
         tmp_path,
         {
             "content/posts/pub.md": make_post(title="Published", tags=["yet"]),
-            "content/posts/wip.md": make_post(
-                title="Secret draft", date="2020-02-01", tags=["yet"], draft=True
-            ),
+            "content/posts/wip.md": make_post(title="Secret draft", date="2020-02-01", tags=["yet"], draft=True),
         },
     )
     files = render(source)
@@ -172,9 +166,7 @@ def test_sub_path_base_url_prefixes_every_internal_link(tmp_path):
     source = make_site(
         tmp_path,
         {
-            "content/posts/a.md": make_post(
-                title="Alpha", tags=["yet", "localgov digital"], body=body, round=1
-            ),
+            "content/posts/a.md": make_post(title="Alpha", tags=["yet", "localgov digital"], body=body, round=1),
             "content/posts/b.md": make_post(title="Beta", date="2020-02-01", tags=["yet"]),
             "content/pages/about.md": "---\ntitle: About\n---\n[home](/)\n",
             "data/tags.yaml": "localgov digital:\n  aliases: [localgovdigital]\n",
@@ -220,7 +212,7 @@ def test_alias_redirect_page(tmp_path):
             {
                 "content/posts/a.md": make_post(tags=["localgov digital"]),
                 "content/posts/b.md": make_post(title="B", tags=["#LocalGovDigital"]),
-                "data/tags.yaml": "localgov digital:\n  title: LocalGov Digital\n  aliases: [localgovdigital]\n",  # noqa: E501
+                "data/tags.yaml": "localgov digital:\n  title: LocalGov Digital\n  aliases: [localgovdigital]\n",
             },
         )
     )
@@ -228,9 +220,7 @@ def test_alias_redirect_page(tmp_path):
     assert '<meta http-equiv="refresh" content="0; url=/tags/localgov-digital/">' in redirect
     assert '<link rel="canonical" href="https://example.org/tags/localgov-digital/">' in redirect
     assert "2 posts" in text(files, "tags/localgov-digital/index.html")
-    assert 'href="/tags/localgov-digital/"' in text(
-        files, "posts/b/index.html"
-    )  # alias spelling links the tag
+    assert 'href="/tags/localgov-digital/"' in text(files, "posts/b/index.html")  # alias spelling links the tag
     assert "tags/localgovdigital/" not in text(files, "sitemap.xml")
 
 
@@ -258,9 +248,7 @@ def test_feeds_parse_as_atom_with_updated_and_absolute_links(tmp_path):
             "content/posts/a.md": make_post(
                 title="Alpha & <Omega>", date="2020-01-01", tags=["yet"], updated="2020-03-05"
             ),
-            "content/posts/b.md": make_post(
-                title="Beta", date="2020-02-01", tags=["coaching"], body="[a](/posts/a/)"
-            ),
+            "content/posts/b.md": make_post(title="Beta", date="2020-02-01", tags=["coaching"], body="[a](/posts/a/)"),
             "content/posts/c.md": make_post(title="Hidden", date="2020-02-03", tags=["yet"], draft=True),
         },
     )
