@@ -7,10 +7,11 @@ rebuild after one edit re-parses one post and re-renders templates only.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,8 @@ from .config import SiteConfig, parse_config
 from .errors import ErrorList, SiteError, SiteErrors
 from .sources import Sources, read_sources
 from .write import MANIFEST, WriteResult, read_manifest, write_output
+
+BUILTIN_THEMES = Path(__file__).resolve().parent.parent / "themes"  # as render.BUILTIN_THEMES, without Jinja
 
 if TYPE_CHECKING:  # the heavy stages (Markdown, Jinja, networkx) are imported when first needed
     from .model import Page, Post
@@ -164,9 +167,7 @@ class Builder:
     ) -> list[Post]:
         options = options or BuildOptions(sources.root, sources.root / "public", cache=False)
         settings = self._use_cache(options, config)
-        return self._parse(
-            "post", sources.posts, settings, config, options, set() if used is None else used, progress
-        )
+        return self._parse("post", sources.posts, settings, config, options, set() if used is None else used, progress)
 
     def parse_pages(
         self,
@@ -288,15 +289,33 @@ class Builder:
 
         page_memo = self._start_memo(memo, site, theme, options, progress) if memo else None
         files = render_site(site, env, read_assets(theme, sources), memo=page_memo, sink=sink)
-        if (
-            config.search
-        ):  # (guard added by build: add_search copies every file into a new dict even when off)
+        if config.search:  # (guard added by build: add_search copies every file into a new dict even when off)
             files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
         from .explorer import explorer_pages  # d3graph itself is imported only when network.explorer asks
 
         files.update(explorer_pages(site.network, config))  # optional d3graph pages; {} by default
         self.last_site = site
         return site, files
+
+    def quick_key(self, options: BuildOptions) -> str:
+        """Code, options and the names, sizes and times of every file the site is built from.
+
+        Cheap (no file is read); when it matches the last build's, nothing changed. When it does
+        not, the texts are read and hashed, so touching a file without changing it costs a read,
+        never a wrong result.
+        """
+        root = options.source
+        folders = [root / name for name in ("content", "data", "static", "templates", "themes")]
+        config = root / "site.yaml"
+        st = config.stat() if config.is_file() else None
+        return _key(
+            builder_fingerprint(),
+            repr((options.drafts, options.future, options.base_url, options.serve)),
+            options.now.isoformat() if options.now else "-",
+            str(options.output.resolve()),
+            f"{st.st_size}|{st.st_mtime_ns}" if st else "-",
+            tree_fingerprint([*folders, BUILTIN_THEMES]),
+        )
 
     def fingerprint(self, sources: Sources, config: SiteConfig, options: BuildOptions) -> str:
         """A hash of every input of the output: code, options, texts, static and theme files."""
@@ -330,9 +349,7 @@ class Builder:
             posts += [path, text]
         return _key(*parts), _key(*posts)
 
-    def build(
-        self, options: BuildOptions, changed: Iterable[Path] | None = None, progress: Any = None
-    ) -> BuildResult:
+    def build(self, options: BuildOptions, changed: Iterable[Path] | None = None, progress: Any = None) -> BuildResult:
         """Build and write atomically. ``changed`` is a hint from serve; correctness never depends on it.
 
         When every input matches the last build into this output (and no future-dated post
@@ -340,18 +357,27 @@ class Builder:
         """
         started = time.perf_counter()
         check_output_folder(options)
+        folder = options.cache_folder()
+        stamp = read_stamp(folder, options.output)
+        quick = self.quick_key(options) if folder is not None else None  # before reading: edits during
+        if (  # the build then count as changes next time
+            stamp is not None
+            and quick is not None
+            and stamp.get("quick") == quick
+            and _stamp_holds(stamp, stamp.get("fingerprint"), options.now or datetime.now(UTC), options.output)
+        ):  # no file under the site's folders changed size or time: not even the texts are read
+            warnings = tuple(SiteError(*w) for w in stamp.get("warnings", ()))
+            return BuildResult(int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True)
         sources = read_sources(options.source)
         config = self.load_config(sources, options)
-        folder = options.cache_folder()
         site_inputs, post_inputs = self.input_hashes(sources, config, options)
         fingerprint = _key(site_inputs, post_inputs)
         now = options.now or datetime.now(config.tz)
-        stamp = read_stamp(folder, options.output)
         if stamp is not None and _stamp_holds(stamp, fingerprint, now, options.output):
+            if quick is not None and stamp.get("quick") != quick:  # touched, not changed: remember the times
+                write_stamp(folder, options.output, {**stamp, "quick": quick})
             warnings = tuple(SiteError(*w) for w in stamp.get("warnings", ()))
-            return BuildResult(
-                int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True
-            )
+            return BuildResult(int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True)
         clear_stamp(folder, options.output)  # a failed build must not leave a stamp that skips the next
         used: set[str] = set()
         memo = self._page_memo(options, folder)
@@ -368,10 +394,8 @@ class Builder:
         memo.finish()
         if folder is not None:
             memo.save(_memo_path(folder, options.output))
-        self._remember(options, folder, used, fingerprint, pages, site.warnings)
-        return BuildResult(
-            pages, result.written, result.removed, time.perf_counter() - started, site.warnings, files
-        )
+        self._remember(options, folder, used, fingerprint, pages, site.warnings, quick)
+        return BuildResult(pages, result.written, result.removed, time.perf_counter() - started, site.warnings, files)
 
     def _page_memo(self, options: BuildOptions, folder: Path | None) -> PageMemo:
         """The page cache for this output: kept in memory, loaded from the cache folder once."""
@@ -421,6 +445,7 @@ class Builder:
         fingerprint: str,
         pages: int,
         warnings: tuple[SiteError, ...],
+        quick: str | None = None,
     ) -> None:
         """Save the content cache and the stamp of this build (best effort: failures only cost time)."""
         self._content.keep_only(used)
@@ -433,6 +458,7 @@ class Builder:
             options.output,
             {
                 "fingerprint": fingerprint,
+                "quick": quick,
                 "valid_until": valid_until,
                 "manifest": _manifest_digest(options.output),
                 "pages": pages,
@@ -472,16 +498,26 @@ def _manifest_digest(output: Path) -> str | None:
         return None
 
 
-def _stamp_holds(stamp: dict[str, Any], fingerprint: str, now: datetime, output: Path) -> bool:
+def _stamp_holds(stamp: dict[str, Any], fingerprint: Any, now: datetime, output: Path) -> bool:
     """Same inputs, no post gone live since, and the output folder is still the one we wrote."""
-    if stamp.get("fingerprint") != fingerprint:
+    if not isinstance(fingerprint, str) or stamp.get("fingerprint") != fingerprint:
         return False
     valid_until = stamp.get("valid_until")
     if valid_until is not None and now >= datetime.fromisoformat(valid_until):
         return False
     if stamp.get("manifest") is None or stamp.get("manifest") != _manifest_digest(output):
         return False
-    return all((output / path).is_file() for path in read_manifest(output))
+    return set(read_manifest(output)) <= _existing_files(output)
+
+
+def _existing_files(folder: Path) -> set[str]:
+    """Relative POSIX paths of every file under ``folder`` (one directory walk, no stat per file)."""
+    found: set[str] = set()
+    base = len(str(folder)) + 1
+    for root, _dirs, names in os.walk(folder):
+        prefix = root[base:].replace(os.sep, "/")
+        found.update(f"{prefix}/{n}" if prefix else n for n in names)
+    return found
 
 
 def read_assets(theme: Any, sources: Sources) -> dict[str, bytes]:

@@ -185,3 +185,20 @@ def test_spilled_output_equals_in_memory_output_and_failed_builds_leave_nothing(
         raise AssertionError("the broken post was accepted")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".b.new-")) == []
     assert b"Post four, renamed" in (tmp_path / "b/posts/post-004/index.html").read_bytes()
+
+
+def test_touched_but_unchanged_source_is_read_once_then_skipped_by_times(tmp_path: Path) -> None:
+    import os
+
+    site = make_site(tmp_path, _posts(4))
+    options = BuildOptions(site, tmp_path / "out", now=NOW)
+    Builder().build(options)
+    post = site / "content/posts/post-001.md"
+    os.utime(post, ns=(post.stat().st_atime_ns, post.stat().st_mtime_ns + 5_000_000_000))
+    stamp_before = read_stamp(site / CACHE_DIR, tmp_path / "out")
+    assert Builder().build(options).skipped  # texts read and hashed: the same, so skipped
+    stamp_after = read_stamp(site / CACHE_DIR, tmp_path / "out")
+    assert stamp_before is not None and stamp_after is not None
+    assert stamp_after["quick"] != stamp_before["quick"]  # the new times are remembered
+    post.write_text(post.read_text() + "\nChanged.\n", encoding="utf-8")
+    assert not Builder().build(options).skipped
