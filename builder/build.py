@@ -7,7 +7,6 @@ rebuild after one edit re-parses one post and re-renders templates only.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -382,6 +381,7 @@ class Builder:
         used: set[str] = set()
         memo = self._page_memo(options, folder)
         memo.retain = options.serve  # serve answers the next edit from memory; build keeps no page bytes
+        memo.lazy = not options.serve  # build: unchanged pages are left in the old output, unread
         from .outfiles import OutputFiles
 
         sink = OutputFiles(options.output, read_manifest(options.output) if options.output.is_dir() else {})
@@ -507,17 +507,9 @@ def _stamp_holds(stamp: dict[str, Any], fingerprint: Any, now: datetime, output:
         return False
     if stamp.get("manifest") is None or stamp.get("manifest") != _manifest_digest(output):
         return False
-    return set(read_manifest(output)) <= _existing_files(output)
+    from .outfiles import existing_files
 
-
-def _existing_files(folder: Path) -> set[str]:
-    """Relative POSIX paths of every file under ``folder`` (one directory walk, no stat per file)."""
-    found: set[str] = set()
-    base = len(str(folder)) + 1
-    for root, _dirs, names in os.walk(folder):
-        prefix = root[base:].replace(os.sep, "/")
-        found.update(f"{prefix}/{n}" if prefix else n for n in names)
-    return found
+    return set(read_manifest(output)) <= existing_files(output)
 
 
 def read_assets(theme: Any, sources: Sources) -> dict[str, bytes]:

@@ -39,16 +39,22 @@ class OutputFiles(MutableMapping[str, bytes]):
         self._memory: dict[str, bytes] = {}
         self._digests: dict[str, str] = {}
         self._where: dict[str, Path] = {}  # path -> file holding its bytes (old output or staging)
+        self._old_files: set[str] | None = None
         self._held = 0
 
     # --- mapping ------------------------------------------------------------------------------
     def __setitem__(self, path: str, data: bytes) -> None:
         self._forget(path)
         d = getattr(data, "known_digest", None) or digest(data)
+        if self.old.get(path) == d and path in self._existing():
+            self._digests[path] = d
+            self._where[path] = self.output / path  # unchanged: the old file stays, unread
+            return
+        read = getattr(data, "read", None)  # pagecache.Reuse: the same bytes at another old path
+        if read is not None:
+            data = read()
         self._digests[path] = d
-        if self.old.get(path) == d and (self.output / path).is_file():
-            self._where[path] = self.output / path
-        elif self._held + len(data) > self.memory_limit and _safe(path):
+        if self._held + len(data) > self.memory_limit and _safe(path):
             target = self._staging() / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -83,11 +89,7 @@ class OutputFiles(MutableMapping[str, bytes]):
     def staged(self, path: str) -> Path | None:
         """The staging file holding ``path``'s bytes, if it was spilled there."""
         where = self._where.get(path)
-        return (
-            where
-            if where is not None and self.staging is not None and where.is_relative_to(self.staging)
-            else None
-        )
+        return where if where is not None and self.staging is not None and where.is_relative_to(self.staging) else None
 
     def take_staging(self) -> Path | None:
         """Hand the staging folder over to the writer (which renames or removes it)."""
@@ -107,6 +109,11 @@ class OutputFiles(MutableMapping[str, bytes]):
             self.staging = None
 
     # --- helpers ---------------------------------------------------------------------------------
+    def _existing(self) -> set[str]:
+        if self._old_files is None:  # one walk instead of a stat per file
+            self._old_files = existing_files(self.output) if self.old and self.output.is_dir() else set()
+        return self._old_files
+
     def _forget(self, path: str) -> None:
         data = self._memory.pop(path, None)
         if data is not None:
@@ -119,6 +126,16 @@ class OutputFiles(MutableMapping[str, bytes]):
             self.output.parent.mkdir(parents=True, exist_ok=True)
             self.staging = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.new-", dir=self.output.parent))
         return self.staging
+
+
+def existing_files(folder: Path) -> set[str]:
+    """Relative POSIX paths of every file under ``folder`` (one directory walk, no stat per file)."""
+    found: set[str] = set()
+    base = len(str(folder)) + 1
+    for root, _dirs, names in os.walk(folder):
+        prefix = root[base:].replace(os.sep, "/")
+        found.update(f"{prefix}/{n}" if prefix else n for n in names)
+    return found
 
 
 def _safe(path: str) -> bool:

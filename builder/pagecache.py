@@ -48,6 +48,26 @@ class KnownBytes(bytes):
         return obj
 
 
+class Reuse:
+    """A page whose bytes are those of a file in the previous output (not read unless needed).
+
+    Only ``build`` gets these (``lazy``); ``builder.outfiles.OutputFiles`` keeps the old file
+    when the page stays at the same path, and reads it otherwise.
+    """
+
+    __slots__ = ("known_digest", "source")
+
+    def __init__(self, known_digest: str, source: Path):
+        self.known_digest = known_digest
+        self.source = source
+
+    def read(self) -> bytes:
+        data = self.source.read_bytes()
+        if digest(data) != self.known_digest:
+            raise OSError(f"{self.source} changed during the build")
+        return KnownBytes(data, self.known_digest)
+
+
 class Uncacheable(Exception):
     """The context holds something we cannot fingerprint."""
 
@@ -70,8 +90,10 @@ class PageMemo:
     _pages: int = 0
     _tag_fp: dict[int, str] = field(default_factory=dict)
     retain: bool = False  # keep rendered bytes in memory between builds (serve); else digests only
+    lazy: bool = False  # hits from the old output may be returned as Reuse (the sink must accept them)
     _used: dict[str, bytes] = field(default_factory=dict)
     _used_digests: dict[str, str] = field(default_factory=dict)
+    _old_files: set[str] | None = None
 
     def start(
         self,
@@ -90,6 +112,7 @@ class PageMemo:
         self._tag_fp = {}
         self._used = {}
         self._used_digests = {}
+        self._old_files = None
 
     def key(self, template: str, context: Mapping[str, Any]) -> str | None:
         self._pages += 1
@@ -155,6 +178,14 @@ class PageMemo:
         where = self.old_by_digest.get(wanted) if wanted else None
         if where is None or self.old_output is None:
             return None
+        if self.lazy and not self.retain:
+            if self._old_files is None:
+                from .outfiles import existing_files
+
+                self._old_files = existing_files(self.old_output) if self.old_output.is_dir() else set()
+            if where not in self._old_files:  # deleted by hand: render it again
+                return None
+            return Reuse(wanted, self.old_output / where)  # type: ignore[return-value]
         try:
             data = (self.old_output / where).read_bytes()
         except OSError:
@@ -207,9 +238,7 @@ class PageMemo:
         found = self._tag_fp.get(id(tag))
         if found is None:
             h = hashlib.blake2b(digest_size=16)
-            h.update(
-                repr((tag.key, tag.slug, tag.name, tag.description_html, tag.aliases, tag.count)).encode()
-            )
+            h.update(repr((tag.key, tag.slug, tag.name, tag.description_html, tag.aliases, tag.count)).encode())
             if self.deep_tags:
                 self._feed(h, tag.posts)
             found = self._tag_fp[id(tag)] = h.hexdigest()
