@@ -6,11 +6,12 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
+from conftest import NOW, make_post, make_site
+
 from builder.build import Builder, BuildOptions
 from builder.cache import CACHE_DIR, ContentCache, read_stamp
 from builder.parallel import parse_all
 from builder.progress import Progress
-from tests.conftest import NOW, make_post, make_site
 
 
 def _posts(n: int, tags: tuple[str, ...] = ("alpha", "beta")) -> dict[str, str]:
@@ -159,9 +160,7 @@ def test_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
     assert piped.getvalue() == ""
 
 
-def test_spilled_output_equals_in_memory_output_and_failed_builds_leave_nothing(
-    tmp_path, monkeypatch
-) -> None:
+def test_spilled_output_equals_in_memory_output_and_failed_builds_leave_nothing(tmp_path, monkeypatch) -> None:
     from builder import outfiles
 
     site = make_site(tmp_path, _posts(20))
