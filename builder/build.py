@@ -8,7 +8,7 @@ rebuild after one edit re-parses one post and re-renders templates only.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,7 +70,7 @@ class BuildResult:
     removed: tuple[str, ...]
     seconds: float
     warnings: tuple[SiteError, ...] = ()
-    files: dict[str, bytes] | None = None  # None when nothing changed and nothing was rendered
+    files: Mapping[str, bytes] | None = None  # None when nothing changed and nothing was rendered
     skipped: bool = False  # True when the inputs matched the last build's and rendering was skipped
 
 
@@ -198,9 +198,9 @@ class Builder:
             self._network_cache = MetricsCache()
         net = config.network
         settings = NetworkSettings(
-            labels=net.labels,
+            labels=net.labels,  # type: ignore[arg-type]  # config.py validated the value
             me=net.me,
-            colour_by=net.colour_by,
+            colour_by=net.colour_by,  # type: ignore[arg-type]
             exact_paths_up_to=net.exact_paths_up_to,
             seed=net.seed,
         )
@@ -236,7 +236,7 @@ class Builder:
         used: set[str] | None = None,
         memo: tuple[PageMemo, str] | None = None,
         sink: OutputFiles | None = None,
-    ) -> tuple[Site, dict[str, bytes]]:
+    ) -> tuple[Site, MutableMapping[str, bytes]]:
         """Everything but writing: the site model and its files in memory.
 
         ``memo``: (page cache, build-wide input hash) to skip pages whose context is unchanged;
@@ -287,7 +287,9 @@ class Builder:
         from .search import add_search
 
         page_memo = self._start_memo(memo, site, theme, options, progress) if memo else None
-        files = render_site(site, env, read_assets(theme, sources), memo=page_memo, sink=sink)
+        files: MutableMapping[str, bytes] = render_site(
+            site, env, read_assets(theme, sources), memo=page_memo, sink=sink
+        )
         if config.search:  # (guard added by build: add_search copies every file into a new dict even when off)
             files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
         from .explorer import explorer_pages  # d3graph itself is imported only when network.explorer asks
@@ -337,8 +339,8 @@ class Builder:
             parts.append(str(len(group)))
             for path, text in group:
                 parts += [path, text]
-        for out_path, path in sources.static:
-            st = path.stat()
+        for out_path, file in sources.static:
+            st = file.stat()
             parts.append(f"{out_path}|{st.st_size}|{st.st_mtime_ns}")
         root = options.source
         themes = [root / "themes", root / "templates", BUILTIN_THEMES / config.theme]

@@ -176,7 +176,7 @@ class PageMemo:
     def _from_old_output(self, key: str) -> bytes | None:
         wanted = self.digests.get(key)
         where = self.old_by_digest.get(wanted) if wanted else None
-        if where is None or self.old_output is None:
+        if where is None or wanted is None or self.old_output is None:
             return None
         if self.lazy and not self.retain:
             if self._old_files is None:
