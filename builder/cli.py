@@ -21,6 +21,13 @@ def _source(value: str) -> Path:
     return Path(value)
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netjournal", description="A static-site generator for a network journal.")
     parser.add_argument("--version", action="version", version=f"netjournal {__version__}")
@@ -48,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--future", action="store_true", help="include posts dated in the future")
     p.add_argument("--base-url", default=None, metavar="URL", help="override base_url from site.yaml")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
+    p.add_argument("--no-cache", action="store_true", help="ignore and do not write the build cache")
+    p.add_argument(
+        "--cache-dir", type=Path, default=None, metavar="DIR", help="cache folder (default: SOURCE/.netjournal-cache)"
+    )
+    p.add_argument(
+        "--jobs", "-j", type=_positive, default=None, metavar="N", help="processes for Markdown (default: all cores)"
+    )
 
     p = command("serve", "preview with live reload (drafts shown)", cmd_serve)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -79,7 +93,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .progress import Progress
 
     output = args.output or args.source / "public"
-    options = BuildOptions(args.source, output, drafts=args.drafts, future=args.future, base_url=args.base_url)
+    options = BuildOptions(
+        args.source,
+        output,
+        drafts=args.drafts,
+        future=args.future,
+        base_url=args.base_url,
+        cache=not args.no_cache,
+        cache_dir=args.cache_dir,
+        jobs=args.jobs,
+    )
     with Progress(enabled=not args.quiet) as progress:
         result = Builder().build(options, progress=progress)
     print_errors(result.warnings)

@@ -148,3 +148,18 @@ def test_content_error_has_no_traceback_but_debug_shows_one():
 def test_missing_source_folder_is_a_clean_error(tmp_path, capsys):
     assert main(["build", "--source", str(tmp_path / "nope")]) == 1
     assert "site folder not found" in capsys.readouterr().err
+
+
+def test_build_cache_flags(tmp_path, capsys):
+    """--cache-dir puts the cache where asked; --no-cache writes none; --jobs 0 is a usage error."""
+    site = make_site(tmp_path / "site", {"content/posts/a.md": make_post(title="A", date="2024-01-01")})
+    cache = tmp_path / "cache"
+    assert main(["build", "--source", str(site), "--output", str(tmp_path / "o1"), "--cache-dir", str(cache), "-q"]) == 0
+    assert cache.is_dir() and any(cache.iterdir())
+    assert not (site / ".netjournal-cache").exists()
+    assert main(["build", "--source", str(site), "--output", str(tmp_path / "o2"), "--no-cache", "--jobs", "1", "-q"]) == 0
+    assert not (site / ".netjournal-cache").exists()
+    assert (tmp_path / "o2" / "posts" / "a" / "index.html").is_file()
+    with pytest.raises(SystemExit) as exc:
+        main(["build", "--source", str(site), "--jobs", "0"])
+    assert exc.value.code == 2
