@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -26,7 +27,7 @@ def check_site(source: Path) -> tuple[list[SiteError], list[SiteError]]:
     return broken_links(site, files), list(site.warnings)
 
 
-def broken_links(site: Any, files: dict[str, bytes]) -> list[SiteError]:
+def broken_links(site: Any, files: Mapping[str, bytes]) -> list[SiteError]:
     """Root-relative links in posts and pages that point at no output file."""
     base = site.config.base_path
     problems = []
@@ -52,7 +53,7 @@ def broken_links(site: Any, files: dict[str, bytes]) -> list[SiteError]:
     return problems
 
 
-def _exists(path: str, files: dict[str, bytes]) -> bool:
+def _exists(path: str, files: Mapping[str, bytes]) -> bool:
     path = path.lstrip("/")
     return path == "" or path in files or (path.rstrip("/") + "/index.html").lstrip("/") in files
 

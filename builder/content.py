@@ -97,19 +97,28 @@ def parse_post(path: str, text: str, tz: tzinfo, base_path: str, rendered: Rende
 
     title = fm.data.get("title")
     if not isinstance(title, str) or not title.strip():
-        errors.add(path, line("title") if "title" in fm.data else 1, "missing or empty 'title'", "add title: Your title")
+        errors.add(
+            path, line("title") if "title" in fm.data else 1, "missing or empty 'title'", "add title: Your title"
+        )
     raw_date = fm.data.get("date")
     when = to_datetime(raw_date, tz)
     if raw_date is None:
         errors.add(path, 1, "missing 'date'", "add date: 2024-05-01 (or a datetime)")
     elif when is None:
-        errors.add(path, line("date"), f"'date' is not a date: {raw_date!r}", "use ISO format, e.g. 2024-05-01 or 2024-05-01T09:30")
+        errors.add(
+            path,
+            line("date"),
+            f"'date' is not a date: {raw_date!r}",
+            "use ISO format, e.g. 2024-05-01 or 2024-05-01T09:30",
+        )
     updated = to_datetime(fm.data.get("updated"), tz)
     if fm.data.get("updated") is not None and updated is None:
         errors.add(path, line("updated"), "'updated' is not a date", "use ISO format, e.g. 2024-06-01")
     tags = parse_tag_list(fm.data.get("tags"))
     if tags is None:
-        errors.add(path, line("tags"), "'tags' must be a list or a comma-separated string", "e.g. tags: [yet, coaching]")
+        errors.add(
+            path, line("tags"), "'tags' must be a list or a comma-separated string", "e.g. tags: [yet, coaching]"
+        )
     _check_types(fm, path, errors)
     slug = fm.data.get("slug")
     if slug is not None and (not isinstance(slug, str) or slugify(slug) != slug):
@@ -158,7 +167,12 @@ def _with_summary(body: Rendered, summary_html: str) -> Rendered:
 
 
 def _check_types(fm: FrontMatter, path: str, errors: ErrorList) -> None:
-    expected: dict[str, tuple[type, ...]] = {"summary": (str,), "draft": (bool,), "round": (int,), "description": (str,)}
+    expected: dict[str, tuple[type, ...]] = {
+        "summary": (str,),
+        "draft": (bool,),
+        "round": (int,),
+        "description": (str,),
+    }
     for key, types in expected.items():
         value = fm.data.get(key)
         if value is not None and (not isinstance(value, types) or (key == "round" and isinstance(value, bool))):

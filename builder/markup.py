@@ -25,8 +25,8 @@ DIRECTIVE = re.compile(r"^:::\s*network\b(?P<args>.*?)(?::::)?\s*$")
 MORE = re.compile(r"^\s*<!--\s*more\s*-->\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 LINK = re.compile(r"\]\((/[^)\s]*)")
-EMBED_TOKEN = "NJEMBED{}X"
-MORE_TOKEN = "NJMOREX"
+EMBED_TOKEN = "NJEMBED{}X"  # noqa: S105 - a placeholder, not a secret
+MORE_TOKEN = "NJMOREX"  # noqa: S105 - a placeholder, not a secret
 EMBED_PLACEHOLDER = re.compile(r"<nj-embed ([^>]*)></nj-embed>")
 EMBED_ROW = re.compile(r"<p>NJEMBED(\d+)X</p>")
 FIRST_PARAGRAPH = re.compile(r"<p>.*?</p>", re.S)
@@ -59,7 +59,7 @@ class _SitePaths(Extension):
         super().__init__()
         self.base_path = base_path
 
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Markdown's API
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.treeprocessors.register(_SitePathTreeprocessor(md, self.base_path), "nj_site_paths", 1)
 
 
@@ -96,7 +96,9 @@ def parse_directive(args: str, path: str, line: int) -> Embed:
     for part in parts:
         key, sep, value = part.partition("=")
         if not sep or key not in ("round", "mode", "view", "caption"):
-            raise SiteError(path, line, f"network directive: unknown argument '{part}'", "use round=, mode=, view=, caption=")
+            raise SiteError(
+                path, line, f"network directive: unknown argument '{part}'", "use round=, mode=, view=, caption="
+            )
         values[key] = value
     if not values.get("round", "").isdigit() or int(values["round"]) < 1:
         raise SiteError(path, line, "network directive needs round=<number>", "e.g. ::: network round=2")

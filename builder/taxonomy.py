@@ -51,7 +51,9 @@ def parse_tag_info(text: str | None, path: str = TAGS_FILE) -> dict[str, TagInfo
     if data is None:
         return {}
     if not isinstance(data, LineDict):
-        raise SiteError(path, 1, "tags.yaml must map each tag to its settings", "e.g. yet: {title: Yet, description: …}")
+        raise SiteError(
+            path, 1, "tags.yaml must map each tag to its settings", "e.g. yet: {title: Yet, description: …}"
+        )
     errors = ErrorList()
     infos: dict[str, TagInfo] = {}
     for name, entry in data.items():
@@ -62,7 +64,12 @@ def parse_tag_info(text: str | None, path: str = TAGS_FILE) -> dict[str, TagInfo
             continue
         for key in entry:
             if key not in TAG_INFO_KEYS:
-                errors.add(path, _line(entry, key, line), f"unknown key '{key}' for tag '{name}'", "use title, description, aliases")
+                errors.add(
+                    path,
+                    _line(entry, key, line),
+                    f"unknown key '{key}' for tag '{name}'",
+                    "use title, description, aliases",
+                )
         aliases = entry.get("aliases") or []
         if isinstance(aliases, str):
             aliases = [aliases]
@@ -111,7 +118,8 @@ def build_tags(
         if slug in by_slug:
             other = by_slug[slug]
             errors.add(
-                first_spelling[key][1], _tag_line(first_spelling[key][1], members[key]),
+                first_spelling[key][1],
+                _tag_line(first_spelling[key][1], members[key]),
                 f"tag '{name}' and tag '{other}' (in {first_spelling[other][1]}) both have the URL /tags/{slug}/",
                 f"use one spelling, or make one an alias of the other in {tags_path}",
             )
@@ -143,8 +151,12 @@ def variant_warnings(tags: Sequence[Tag]) -> list[SiteError]:
             names = " / ".join(f"'{t.name}'" for t in variants)
             source = min(p.source for t in variants for p in t.posts)
             warnings.append(
-                SiteError(source, None, f"warning: tags {names} look like one theme spelt differently",
-                          "pick one spelling, or add an alias in data/tags.yaml")
+                SiteError(
+                    source,
+                    None,
+                    f"warning: tags {names} look like one theme spelt differently",
+                    "pick one spelling, or add an alias in data/tags.yaml",
+                )
             )
     return warnings
 
@@ -160,8 +172,10 @@ def archive(posts: Sequence[Post]) -> list[tuple[int, list[tuple[int, list[Post]
     years: dict[int, dict[int, list[Post]]] = defaultdict(lambda: defaultdict(list))
     for post in posts:
         years[post.date.year][post.date.month].append(post)
-    return [(year, [(month, months[month]) for month in sorted(months, reverse=True)])
-            for year, months in sorted(years.items(), reverse=True)]
+    return [
+        (year, [(month, months[month]) for month in sorted(months, reverse=True)])
+        for year, months in sorted(years.items(), reverse=True)
+    ]
 
 
 def related_posts(

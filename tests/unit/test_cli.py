@@ -50,20 +50,13 @@ def test_init_refuses_a_non_empty_folder(tmp_path, capsys):
 
 def test_new_post_writes_a_dated_draft_and_never_overwrites(tmp_path, capsys):
     site = make_site(tmp_path)
-    assert (
-        main(
-            ["new", "post", 'Café: the "yet" post', "--tags", "yet, system leadership", "--source", str(site)]
-        )
-        == 0
-    )
+    assert main(["new", "post", 'Café: the "yet" post', "--tags", "yet, system leadership", "--source", str(site)]) == 0
     (path,) = (site / "content/posts").glob("*.md")
     assert path.name == f"{date.today().isoformat()}-cafe-the-yet-post.md"
     content = path.read_text(encoding="utf-8")
     assert "draft: true" in content
     post = parse_post("content/posts/" + path.name, content, UTC, "/")  # the draft is a valid post
-    assert (
-        post.title == 'Café: the "yet" post' and post.tag_names == ("yet", "system leadership") and post.draft
-    )
+    assert post.title == 'Café: the "yet" post' and post.tag_names == ("yet", "system leadership") and post.draft
     path.write_text(content + "\nMy words.\n", encoding="utf-8")
     capsys.readouterr()
     assert main(["new", "post", 'Café: the "yet" post', "--source", str(site)]) == 1
@@ -75,9 +68,7 @@ def test_build_with_drafts_flag(tmp_path):
     site = make_site(tmp_path, {"content/posts/d.md": make_post(title="Draft", draft=True)})
     assert main(["build", "--source", str(site), "--quiet"]) == 0
     assert not (site / "public/posts/d").exists()
-    assert (
-        main(["build", "--source", str(site), "--output", str(tmp_path / "pre"), "--drafts", "--quiet"]) == 0
-    )
+    assert main(["build", "--source", str(site), "--output", str(tmp_path / "pre"), "--drafts", "--quiet"]) == 0
     assert "DRAFT" in (tmp_path / "pre/posts/d/index.html").read_text(encoding="utf-8")
 
 
@@ -102,16 +93,11 @@ def test_check_warns_about_variant_spellings_but_passes(tmp_path, capsys):
     )
     assert main(["check", "--source", str(site)]) == 0
     captured = capsys.readouterr()
-    assert (
-        "warning: tags 'localgov digital' / 'localgovdigital' look like one theme spelt differently"
-        in captured.err
-    )
+    assert "warning: tags 'localgov digital' / 'localgovdigital' look like one theme spelt differently" in captured.err
 
 
 def test_check_reports_broken_internal_links(tmp_path, capsys):
-    site = make_site(
-        tmp_path, {"content/posts/a.md": make_post(body="Intro.\n\nSee [nowhere](/posts/nowhere/).\n")}
-    )
+    site = make_site(tmp_path, {"content/posts/a.md": make_post(body="Intro.\n\nSee [nowhere](/posts/nowhere/).\n")})
     assert main(["check", "--source", str(site)]) == 1
     assert "content/posts/a.md:7: link to /posts/nowhere/ points at no page" in capsys.readouterr().err
 
@@ -154,10 +140,14 @@ def test_build_cache_flags(tmp_path, capsys):
     """--cache-dir puts the cache where asked; --no-cache writes none; --jobs 0 is a usage error."""
     site = make_site(tmp_path / "site", {"content/posts/a.md": make_post(title="A", date="2024-01-01")})
     cache = tmp_path / "cache"
-    assert main(["build", "--source", str(site), "--output", str(tmp_path / "o1"), "--cache-dir", str(cache), "-q"]) == 0
+    assert (
+        main(["build", "--source", str(site), "--output", str(tmp_path / "o1"), "--cache-dir", str(cache), "-q"]) == 0
+    )
     assert cache.is_dir() and any(cache.iterdir())
     assert not (site / ".netjournal-cache").exists()
-    assert main(["build", "--source", str(site), "--output", str(tmp_path / "o2"), "--no-cache", "--jobs", "1", "-q"]) == 0
+    assert (
+        main(["build", "--source", str(site), "--output", str(tmp_path / "o2"), "--no-cache", "--jobs", "1", "-q"]) == 0
+    )
     assert not (site / ".netjournal-cache").exists()
     assert (tmp_path / "o2" / "posts" / "a" / "index.html").is_file()
     with pytest.raises(SystemExit) as exc:
