@@ -120,6 +120,9 @@ class Network:
     orgs: tuple[_Org, ...] = field(repr=False)
     org_links: tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...] = field(repr=False)
     _node_by_hash: Mapping[str, str] = field(repr=False)
+    # Per-round downloads, computed once per Network: serve reuses the same (immutable) network
+    # across edits that do not touch round data, and regenerating GraphML cost ~0.1 s per build.
+    _downloads: dict[tuple[str, int], str] = field(default_factory=dict, repr=False, compare=False)
 
     def round(self, number: int) -> RoundView | None:
         """The view of round ``number``, or None when there is no such round."""
@@ -138,12 +141,20 @@ class Network:
         return diagram_payload(self, up_to_round)
 
     def export_json(self, k: int) -> str:
-        """Round k's cumulative graph as JSON (opaque ids, public labels only)."""
-        return export.export_json(self.diagram_data(k), k)
+        """Round k's cumulative graph as JSON (opaque ids, public labels only); memoised."""
+        return self._download("json", k)
 
     def export_graphml(self, k: int) -> str:
-        """Round k's cumulative graph as GraphML for Gephi/Kumu (opaque ids, public labels only)."""
-        return export.export_graphml(self.diagram_data(k), k)
+        """Round k's cumulative graph as GraphML for Gephi/Kumu (opaque ids, public labels only); memoised."""
+        return self._download("graphml", k)
+
+    def _download(self, kind: str, k: int) -> str:
+        """The network is immutable, so each download is a pure function of (kind, k)."""
+        found = self._downloads.get((kind, k))
+        if found is None:
+            write = export.export_json if kind == "json" else export.export_graphml
+            found = self._downloads[(kind, k)] = write(self.diagram_data(k), k)
+        return found
 
 
 def build_network(
@@ -302,9 +313,7 @@ def _round_views(
             nodes = [index[pid] for pid in group.people]
             names = [labels[i] for i in nodes]
             if None not in names:
-                public.append(
-                    PublicGroup(tuple(n for n in names if n), tuple(f"n{i + 1}" for i in nodes), group.met)
-                )
+                public.append(PublicGroup(tuple(n for n in names if n), tuple(f"n{i + 1}" for i in nodes), group.met))
         views.append(
             RoundView(
                 rnd.number,
@@ -340,9 +349,7 @@ def diagram_payload(network: Network, up_to_round: int | None = None) -> dict[st
         "version": 1,
         "colour_by": network.settings.colour_by,
         "rounds": [
-            {"round": r.number, "title": r.title, "date": r.date.isoformat()}
-            for r in network.rounds
-            if r.number <= k
+            {"round": r.number, "title": r.title, "date": r.date.isoformat()} for r in network.rounds if r.number <= k
         ],
         "groups": [{"label": g} for g in network.groups],
         "nodes": nodes,
@@ -396,9 +403,7 @@ _SAMPLED_KEYS = {"path_mean", "diameter", "top_bridges"}
 _SHARE_KEYS = {"completion_rate", "round_cross_org_share", "largest_share", "cross_org_share"}
 
 
-def _metric_row(
-    key: str, label: str, section: str, definition: str, rounds: Sequence[RoundView]
-) -> MetricRow:
+def _metric_row(key: str, label: str, section: str, definition: str, rounds: Sequence[RoundView]) -> MetricRow:
     values = tuple(_metric_value(r.metrics, key) for r in rounds)
     sampled = tuple(
         (key in _SAMPLED_KEYS and r.metrics.sampled) or (key == "reach2_mean" and r.metrics.reach_sampled)
@@ -435,14 +440,12 @@ def format_metrics_table(network: Network) -> str:
     rows = network.metric_rows()
     header = ["Metric", *(f"R{r.number}" for r in network.rounds)]
     body = [
-        [row.label, *(("~" if s else "") + d for d, s in zip(row.display, row.sampled, strict=True))]
-        for row in rows
+        [row.label, *(("~" if s else "") + d for d, s in zip(row.display, row.sampled, strict=True))] for row in rows
     ]
     widths = [max(len(line[c]) for line in [header, *body]) for c in range(len(header))]
     lines = [
         "  ".join(
-            cell.ljust(w) if c == 0 else cell.rjust(w)
-            for c, (cell, w) in enumerate(zip(line, widths, strict=True))
+            cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(line, widths, strict=True))
         ).rstrip()
         for line in [header, *body]
     ]
@@ -461,8 +464,7 @@ def metrics_json(network: Network) -> str:
     rows = network.metric_rows()
     payload = {
         "definitions": {
-            row.key: {"label": row.label, "section": row.section, "definition": row.definition}
-            for row in rows
+            row.key: {"label": row.label, "section": row.section, "definition": row.definition} for row in rows
         },
         "rounds": [
             {
