@@ -21,13 +21,13 @@ import statistics
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import combinations
-from typing import Any
-
-import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import shortest_path
+from typing import TYPE_CHECKING, Any
 
 from .rounds import Round, RoundData
+
+if TYPE_CHECKING:  # numpy/scipy take ~0.4 s to import: loaded by the functions that need them
+    import numpy as np
+    from scipy.sparse import csr_matrix
 
 #: Number of BFS sources used for paths and betweenness above the exact-size limit.
 SAMPLE_SOURCES = 16
@@ -532,6 +532,8 @@ def _average_clustering(triangles: list[int], degrees: list[int]) -> float:
 
 def _largest_component(state: GraphState) -> np.ndarray:
     """Members of the largest component (ties: the one holding the earliest-seen person), ascending."""
+    import numpy as np
+
     uf = state.uf
     roots = np.fromiter((uf.find(v) for v in range(len(state.order))), dtype=np.int64, count=len(state.order))
     sizes = np.asarray(uf.size)[roots]
@@ -550,6 +552,9 @@ def _path_figures(state: GraphState, limits: _Limits, number: int) -> dict[str, 
         rng = random.Random(limits.seed * 1_000_003 + number)
         sources = sorted(rng.sample(sources, limits.sample_sources))
     sampled = len(sources) < m
+    import numpy as np
+    from scipy.sparse.csgraph import shortest_path
+
     dist = shortest_path(matrix, method="D", directed=False, unweighted=True, indices=sources)
     path_mean = float(dist.sum() / (len(sources) * (m - 1)))
     diameter = int(dist.max())
@@ -561,6 +566,9 @@ def _path_figures(state: GraphState, limits: _Limits, number: int) -> dict[str, 
 
 def _csr(state: GraphState, members: np.ndarray) -> csr_matrix:
     """Adjacency matrix of one component's nodes (relabelled 0..m-1 in ascending order), both directions."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
     local = np.full(len(state.order), -1, dtype=np.int64)
     local[members] = np.arange(len(members))
     tails = local[np.asarray(state.tails, dtype=np.int64)]
@@ -579,6 +587,8 @@ def brandes(matrix: csr_matrix, dist: np.ndarray, sources: list[int]) -> np.ndar
     undirected pair is counted once when all sources are used (as networkx does with
     ``normalized=False``); a sample is scaled up by ``m / len(sources)``.
     """
+    import numpy as np
+
     m = matrix.shape[0]
     coo = matrix.tocoo()
     tails, heads = coo.row.astype(np.int64), coo.col.astype(np.int64)

@@ -89,6 +89,9 @@ class PageMemo:
     on_page: Callable[[int], None] | None = None  # progress: called with the number of pages so far
     _pages: int = 0
     _tag_fp: dict[int, str] = field(default_factory=dict)
+    # Per build: fingerprints of objects that live for the whole build, keyed by id() and holding
+    # the object itself so its id cannot be reused by another object before the build ends.
+    _item_fp: dict[int, tuple[Any, bytes]] = field(default_factory=dict)
     retain: bool = False  # keep rendered bytes in memory between builds (serve); else digests only
     lazy: bool = False  # hits from the old output may be returned as Reuse (the sink must accept them)
     _used: dict[str, bytes] = field(default_factory=dict)
@@ -110,6 +113,7 @@ class PageMemo:
         self.old_by_digest = {d: p for p, d in old_manifest.items()}
         self.hits = self.misses = self._pages = 0
         self._tag_fp = {}
+        self._item_fp = {}
         self._used = {}
         self._used_digests = {}
         self._old_files = None
@@ -128,6 +132,14 @@ class PageMemo:
         except Uncacheable:
             return None
         return h.hexdigest()
+
+    def pin(self, value: Any, ident: str) -> None:
+        """Let ``value`` (e.g. a diagram payload shared by many pages) stand for ``ident`` in keys.
+
+        The caller promises that ``value`` is a pure function of ``ident`` and is not mutated
+        during the build; hashing it then costs nothing instead of a walk over thousands of items.
+        """
+        self._item_fp[id(value)] = (value, b"o:" + ident.encode() + b";")
 
     def get(self, key: str) -> bytes | None:
         data = self.in_memory.get(key)
@@ -195,36 +207,42 @@ class PageMemo:
 
     # --- fingerprints ----------------------------------------------------------------------------
     def _feed(self, h: Any, value: Any) -> None:
-        if value is None or isinstance(value, (bool, int, float)):
-            h.update(f"{type(value).__name__}:{value!r};".encode())
-        elif isinstance(value, str):  # also Markup
+        """Feed a canonical encoding of ``value`` to ``h`` (str first: most context values are)."""
+        if isinstance(value, str):  # also Markup
             data = value.encode("utf-8", "surrogatepass")
             h.update(b"s%d:" % len(data))
             h.update(data)
-        elif isinstance(value, (datetime, date)):
-            h.update(b"d:" + value.isoformat().encode() + b";")
+        elif isinstance(value, dict):
+            pinned = self._item_fp.get(id(value))
+            if pinned is not None and pinned[0] is value:
+                h.update(pinned[1])
+                return
+            h.update(b"{%d:" % len(value))
+            for k in sorted(value, key=repr) if len(value) > 1 else value:
+                self._feed(h, k)
+                self._feed(h, value[k])
+            h.update(b"}")
         elif isinstance(value, (Post, Page)):
-            ident = self.identity(value)
-            if ident is None:
-                raise Uncacheable
-            flag = b"1" if isinstance(value, Post) and self.unpublished(value) else b"0"
-            h.update(b"p:" + ident.encode() + flag + b";")
+            h.update(self._item(value))
+        elif value is None or isinstance(value, (bool, int, float)):
+            h.update(f"{type(value).__name__}:{value!r};".encode())
+        elif isinstance(value, (list, tuple)):
+            h.update(b"[%d:" % len(value))
+            item_fp = self._item_fp
+            for item in value:
+                if isinstance(item, (Post, Page)):  # listings: hundreds of posts per page
+                    found = item_fp.get(id(item))
+                    h.update(found[1] if found is not None and found[0] is item else self._item(item))
+                else:
+                    self._feed(h, item)
+            h.update(b"]")
         elif isinstance(value, Tag):
             h.update(b"t:" + self._tag(value).encode() + b";")
         elif isinstance(value, Paginator):
             h.update(f"pg:{value.number}/{value.total}/{value.base}:".encode())
             self._feed(h, value.items)
-        elif isinstance(value, (list, tuple)):
-            h.update(b"[%d:" % len(value))
-            for item in value:
-                self._feed(h, item)
-            h.update(b"]")
-        elif isinstance(value, dict):
-            h.update(b"{%d:" % len(value))
-            for k in sorted(value, key=repr):
-                self._feed(h, k)
-                self._feed(h, value[k])
-            h.update(b"}")
+        elif isinstance(value, (datetime, date)):
+            h.update(b"d:" + value.isoformat().encode() + b";")
         elif callable(value) and hasattr(value, "__self__") and hasattr(value, "__name__"):
             # Renderer helpers (tags_of, feed_html): pure functions of the site, which ``base`` covers
             h.update(b"f:" + value.__name__.encode() + b";")
@@ -233,6 +251,20 @@ class PageMemo:
             if ident is None:
                 raise Uncacheable
             h.update(b"o:" + ident.encode() + b";")
+
+    def _item(self, value: Post | Page) -> bytes:
+        """A post or page: its cache key (a hash of its source and settings) and whether it is
+        shown as unpublished; computed once per build (posts live for the whole build)."""
+        found = self._item_fp.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        ident = self.identity(value)
+        if ident is None:
+            raise Uncacheable
+        flag = b"1" if isinstance(value, Post) and self.unpublished(value) else b"0"
+        data = b"p:" + ident.encode() + flag + b";"
+        self._item_fp[id(value)] = (value, data)
+        return data
 
     def _tag(self, tag: Tag) -> str:
         found = self._tag_fp.get(id(tag))

@@ -110,6 +110,8 @@ class Renderer:
         self.env = env
         self.config = site.config
         self.asset_names = asset_names
+        self._base_path = site.config.base_path  # a property parsing base_url; url() runs ~5,000 times
+        self._site_root = site.config.site_root
         self.tag_by_key = {tag.key: tag for tag in site.tags}
         for tag in site.tags:
             for alias in tag.aliases:
@@ -132,10 +134,10 @@ class Renderer:
         """Site-relative path -> path under base_url (``posts/x/`` -> ``/journal/posts/x/``)."""
         if path.startswith(("http://", "https://", "mailto:", "#")):
             return path
-        return self.config.base_path + path.lstrip("/")
+        return self._base_path + path.lstrip("/")
 
     def abs_url(self, path: str = "") -> str:
-        return self.config.site_root + self.url(path)
+        return self._site_root + self.url(path)
 
     def asset(self, path: str) -> str:
         if path not in self.asset_names:
@@ -222,7 +224,10 @@ class Renderer:
     # --- network -----------------------------------------------------------------------------
     def payload(self, up_to: int) -> dict[str, Any]:
         if up_to not in self._payloads:
-            self._payloads[up_to] = self.site.network.diagram_data(up_to)
+            data = self._payloads[up_to] = self.site.network.diagram_data(up_to)
+            ident = self.memo.identity(self.site.network) if self.memo is not None else None
+            if ident is not None:  # a pure function of the network: page keys need not walk it
+                self.memo.pin(data, f"payload:{ident}:{up_to}")
         return self._payloads[up_to]
 
     def with_diagrams(self, body: str) -> tuple[str, int]:
