@@ -85,15 +85,13 @@ METRICS: tuple[MetricDef, ...] = (
         "round_cross_org_share",
         "Cross-organisation share (round)",
         "round",
-        "Of the pairs who met in round k where both organisations are known, the share whose "
-        "organisations differ.",
+        "Of the pairs who met in round k where both organisations are known, the share whose organisations differ.",
     ),
     MetricDef(
         "bridging_pairs",
         "Bridging pairs",
         "round",
-        "Pairs who met in round k, were both already in G_(k-1) and were in different connected "
-        "components of G_(k-1).",
+        "Pairs who met in round k, were both already in G_(k-1) and were in different connected components of G_(k-1).",
     ),
     MetricDef("people", "People", "cumulative", "Nodes of G_k: everyone seen in any round up to k."),
     MetricDef(
@@ -120,9 +118,7 @@ METRICS: tuple[MetricDef, ...] = (
         "cumulative",
         "Largest component size divided by the number of people in G_k (the headline figure).",
     ),
-    MetricDef(
-        "isolated", "Isolated people", "cumulative", "People in G_k who have not met anyone yet (degree 0)."
-    ),
+    MetricDef("isolated", "Isolated people", "cumulative", "People in G_k who have not met anyone yet (degree 0)."),
     MetricDef(
         "degree_mean",
         "People met (mean)",
@@ -180,8 +176,7 @@ METRICS: tuple[MetricDef, ...] = (
         "cross_org_share",
         "Cross-organisation share",
         "cumulative",
-        "Of the edges of G_k whose two people both have a known organisation, the share "
-        "across organisations.",
+        "Of the edges of G_k whose two people both have a known organisation, the share across organisations.",
     ),
     MetricDef(
         "ei_index",

@@ -27,6 +27,8 @@ from .staticsvg import render_svg
 from .taxonomy import archive, fold_tag, paginate, tag_slug
 
 FINGERPRINTED = (".css", ".js")
+
+
 def _builtin_themes() -> Path:
     """The themes shipped with netjournal: the repository's themes/ (editable install) or the packaged copy."""
     checkout = Path(__file__).resolve().parent.parent / "themes"
@@ -54,7 +56,9 @@ def find_theme(source: Path, name: str) -> Theme:
             theme_dir = base / name
             break
     else:
-        raise SiteError("site.yaml", None, f"theme '{name}' not found", "use theme: default or add themes/<name>/templates/")
+        raise SiteError(
+            "site.yaml", None, f"theme '{name}' not found", "use theme: default or add themes/<name>/templates/"
+        )
     overrides = source / "templates"
     dirs = (overrides, theme_dir / "templates") if overrides.is_dir() else (theme_dir / "templates",)
     return Theme(dirs, theme_dir / "templates", (theme_dir / "static",))
@@ -103,8 +107,9 @@ def fingerprint_assets(files: Mapping[str, bytes]) -> tuple[dict[str, bytes], di
 class Renderer:
     """Renders every page of a Site; holds the Jinja environment and URL helpers."""
 
-    def __init__(self, site: Site, env: jinja2.Environment, asset_names: Mapping[str, str], extra_css: str = "",
-                 memo: Any = None):
+    def __init__(
+        self, site: Site, env: jinja2.Environment, asset_names: Mapping[str, str], extra_css: str = "", memo: Any = None
+    ):
         self.site = site
         self.memo = memo  # builder.pagecache.PageMemo: skips pages whose context did not change
         self.env = env
@@ -176,7 +181,9 @@ class Renderer:
                 seen.setdefault(tag.key, tag)
         return list(seen.values())
 
-    def page_meta(self, kind: str, title: str, url: str, description: str = "", og_type: str = "website") -> dict[str, Any]:
+    def page_meta(
+        self, kind: str, title: str, url: str, description: str = "", og_type: str = "website"
+    ) -> dict[str, Any]:
         return {
             "kind": kind,
             "title": title,
@@ -203,8 +210,12 @@ class Renderer:
         except jinja2.TemplateSyntaxError as exc:
             raise SiteError(exc.filename or template, exc.lineno, f"template syntax error: {exc.message}") from None
         except jinja2.UndefinedError as exc:
-            raise SiteError(f"templates/{template}", None, f"template error: {exc.message}",
-                            "see the template context in the README") from None
+            raise SiteError(
+                f"templates/{template}",
+                None,
+                f"template error: {exc.message}",
+                "see the template context in the README",
+            ) from None
 
     def feed_html(self, post: Post, fragment: str | None = None) -> str:
         """A post body (or ``fragment``, e.g. its summary) for feed readers: absolute links,
@@ -245,8 +256,12 @@ class Renderer:
             attrs = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
             number = int(attrs["round"])
             return partial.render(
-                round=number, mode=attrs["mode"], view=attrs["view"], caption=Markup(attrs["caption"]),  # noqa: S704 - escaped by markup.py
-                svg=render_svg(payload, number, attrs["mode"]), stepper=False,
+                round=number,
+                mode=attrs["mode"],
+                view=attrs["view"],
+                caption=Markup(attrs["caption"]),  # noqa: S704 - escaped by markup.py
+                svg=render_svg(payload, number, attrs["mode"]),
+                stepper=False,
             )
 
         return EMBED_PLACEHOLDER.sub(replace, body), top
@@ -259,8 +274,11 @@ class Renderer:
         for page in self.site.pages:
             yield self.standalone_page(page)
         yield from self.tag_pages()
-        yield "archive/index.html", self.render(
-            "archive.html", page=self.page_meta("archive", "Archive", "archive/"), years=archive(self.site.posts)
+        yield (
+            "archive/index.html",
+            self.render(
+                "archive.html", page=self.page_meta("archive", "Archive", "archive/"), years=archive(self.site.posts)
+            ),
         )
         yield from self.feeds()
         yield "404.html", self.render("404.html", page=self.page_meta("404", "Page not found", "404.html"))
@@ -282,9 +300,16 @@ class Renderer:
         network_context = self.post_network(post)
         meta = self.page_meta("post", post.title, post.url, post.description, og_type="article")
         return post.url + "index.html", self.render(
-            "post.html", page=meta, post=post, body=Markup(body), newer=newer, older=older,  # noqa: S704 - rendered Markdown
-            related=self.site.related.get(post.source, ()), post_tags=self.tags_of(post),
-            unpublished=self.site.is_unpublished(post), network_post=network_context,
+            "post.html",
+            page=meta,
+            post=post,
+            body=Markup(body),  # noqa: S704 - rendered Markdown
+            newer=newer,
+            older=older,
+            related=self.site.related.get(post.source, ()),
+            post_tags=self.tags_of(post),
+            unpublished=self.site.is_unpublished(post),
+            network_post=network_context,
             diagram_payload=self.payload(top) if top else None,
         )
 
@@ -309,37 +334,62 @@ class Renderer:
         body, top = self.with_diagrams(page.html)
         meta = self.page_meta("page", page.title, page.url, page.description)
         return page.url + "index.html", self.render(
-            "page.html", page=meta, doc=page, body=Markup(body),  # noqa: S704 - rendered Markdown
+            "page.html",
+            page=meta,
+            doc=page,
+            body=Markup(body),  # noqa: S704 - rendered Markdown
             diagram_payload=self.payload(top) if top else None,
         )
 
     def tag_pages(self) -> Iterator[tuple[str, bytes]]:
         top = max((t.count for t in self.site.tags), default=1)
-        yield "tags/index.html", self.render(
-            "tags.html", page=self.page_meta("tags", "Tags", "tags/", "Every theme in the journal."),
-            tags=self.site.tags, max_count=top,
+        yield (
+            "tags/index.html",
+            self.render(
+                "tags.html",
+                page=self.page_meta("tags", "Tags", "tags/", "Every theme in the journal."),
+                tags=self.site.tags,
+                max_count=top,
+            ),
         )
         for tag in self.site.tags:
             for pager in paginate(tag.posts, self.config.paginate, tag.url):
                 title = tag.name if pager.number == 1 else f"{tag.name} (page {pager.number})"
                 description = f"Posts about {tag.name}."
-                yield pager.url + "index.html", self.render(
-                    "tag.html", page=self.page_meta("tag", title, pager.url, description), tag=tag,
-                    paginator=pager, tags_of=self.tags_of,
+                yield (
+                    pager.url + "index.html",
+                    self.render(
+                        "tag.html",
+                        page=self.page_meta("tag", title, pager.url, description),
+                        tag=tag,
+                        paginator=pager,
+                        tags_of=self.tags_of,
+                    ),
                 )
-            yield tag.url + "feed.xml", self.feed(tag.posts, f"{self.config.title}: {tag.name}", tag.url, tag.url + "feed.xml")
+            yield (
+                tag.url + "feed.xml",
+                self.feed(tag.posts, f"{self.config.title}: {tag.name}", tag.url, tag.url + "feed.xml"),
+            )
             for alias in tag.aliases:
                 target = self.url(tag.url)
-                yield f"tags/{alias}/index.html", self.render(
-                    "redirect.html", page=self.page_meta("redirect", tag.name, tag.url), target=target
+                yield (
+                    f"tags/{alias}/index.html",
+                    self.render("redirect.html", page=self.page_meta("redirect", tag.name, tag.url), target=target),
                 )
 
     def feed(self, posts: tuple[Post, ...], title: str, alternate: str, self_url: str) -> bytes:
         newest = posts[: self.config.feed_size]
         updated = max((p.updated or p.date for p in newest), default=datetime(2000, 1, 1).astimezone(self.config.tz))
         return self.render(
-            "feed.xml", feed={"title": title, "alternate": self.abs_url(alternate), "self": self.abs_url(self_url),
-                              "updated": updated, "posts": newest, "id": self.abs_url(self_url)},
+            "feed.xml",
+            feed={
+                "title": title,
+                "alternate": self.abs_url(alternate),
+                "self": self.abs_url(self_url),
+                "updated": updated,
+                "posts": newest,
+                "id": self.abs_url(self_url),
+            },
             tags_of=self.tags_of,
         )
 
@@ -350,18 +400,34 @@ class Renderer:
         network = self.site.network
         last = network.rounds[-1].number
         payload = self.payload(last)
-        yield "network/index.html", self.render(
-            "network.html", page=self.page_meta("network", "The network", "network/",
-                                                "How the UnMentoring network has grown, round by round."),
-            network=network, diagram_payload=payload, svg=render_svg(payload, last), last_round=last,
+        yield (
+            "network/index.html",
+            self.render(
+                "network.html",
+                page=self.page_meta(
+                    "network", "The network", "network/", "How the UnMentoring network has grown, round by round."
+                ),
+                network=network,
+                diagram_payload=payload,
+                svg=render_svg(payload, last),
+                last_round=last,
+            ),
         )
         for view in network.rounds:
             k = view.number
             base = f"network/round-{k}/"
-            yield base + "index.html", self.render(
-                "round.html", page=self.page_meta("round", view.title, base, f"The network after {view.title}."),
-                network=network, round=view, diagram_payload=self.payload(k), svg=render_svg(self.payload(k), k),
-                posts=self.site.posts_by_round.get(k, ()), tags_of=self.tags_of,
+            yield (
+                base + "index.html",
+                self.render(
+                    "round.html",
+                    page=self.page_meta("round", view.title, base, f"The network after {view.title}."),
+                    network=network,
+                    round=view,
+                    diagram_payload=self.payload(k),
+                    svg=render_svg(self.payload(k), k),
+                    posts=self.site.posts_by_round.get(k, ()),
+                    tags_of=self.tags_of,
+                ),
             )
             yield base + f"round-{k}.json", network.export_json(k).encode("utf-8")
             yield base + f"round-{k}.graphml", network.export_graphml(k).encode("utf-8")
@@ -370,7 +436,7 @@ class Renderer:
         lastmod = {p.url: (p.updated or p.date) for p in self.site.posts}
         entries = []
         for path in sorted(paths):
-            if path.endswith("index.html") and not path.startswith("tags/") or path == "tags/index.html":
+            if (path.endswith("index.html") and not path.startswith("tags/")) or path == "tags/index.html":
                 url = path.removesuffix("index.html")
                 entries.append({"loc": self.abs_url(url), "lastmod": lastmod.get(url)})
             elif path.endswith("index.html") and "/page/" not in path and path.startswith("tags/"):
@@ -383,10 +449,11 @@ def round_summary(view: Any) -> str:
     """A sentence describing round k's cumulative network: the diagram's text alternative."""
     m = view.metrics
     share = round(m.largest_share * 100)
+    verb, plural = ("is", "") if m.components == 1 else ("are", "s")
     text = (
         f"After {view.title}, {m.people} people had taken part and made {m.connections} distinct connections. "
         f"The largest connected group holds {m.largest_component} people ({share}%), "
-        f"and there {'is' if m.components == 1 else 'are'} {m.components} separate group{'' if m.components == 1 else 's'}. "
+        f"and there {verb} {m.components} separate group{plural}. "
         f"This round: {m.participants} participants, {m.newcomers} new, {m.new_connections} new connections."
     )
     if m.isolated:
@@ -397,10 +464,12 @@ def round_summary(view: Any) -> str:
 def network_summary(network: Any) -> str:
     """How the network grew from the first to the latest round, in one sentence."""
     first, last = network.rounds[0], network.rounds[-1]
+    before, after = round(first.metrics.largest_share * 100), round(last.metrics.largest_share * 100)
     return (
-        f"From {first.title} to {last.title}, the network grew from {first.metrics.people} to {last.metrics.people} people "
+        f"From {first.title} to {last.title}, the network grew from {first.metrics.people} "
+        f"to {last.metrics.people} people "
         f"and from {first.metrics.connections} to {last.metrics.connections} connections; the share of people in the "
-        f"largest connected group went from {round(first.metrics.largest_share * 100)}% to {round(last.metrics.largest_share * 100)}%."
+        f"largest connected group went from {before}% to {after}%."
     )
 
 
@@ -416,7 +485,10 @@ def _tojson(value: Any) -> Markup:
 
 
 def render_site(
-    site: Site, env: jinja2.Environment, assets: Mapping[str, bytes], extra: Callable[[Renderer], Iterator[tuple[str, bytes]]] | None = None,
+    site: Site,
+    env: jinja2.Environment,
+    assets: Mapping[str, bytes],
+    extra: Callable[[Renderer], Iterator[tuple[str, bytes]]] | None = None,
     memo: Any = None,
     sink: Any = None,
 ) -> dict[str, bytes]:
@@ -433,5 +505,7 @@ def render_site(
     if extra:
         out.update(extra(renderer))
     redirects = {p for p in out if p.startswith("tags/") and p.count("/") == 2 and b'http-equiv="refresh"' in out[p]}
-    out["sitemap.xml"] = renderer.sitemap([p for p in out if p.endswith(".html") and p not in redirects and p != "404.html"])
+    out["sitemap.xml"] = renderer.sitemap(
+        [p for p in out if p.endswith(".html") and p not in redirects and p != "404.html"]
+    )
     return out
