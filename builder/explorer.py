@@ -78,9 +78,7 @@ def load_d3graph() -> tuple[Any, Any]:
 
 def node_colours(nodes: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Colour per node id from its colour group (organisation or sector), grey when unknown."""
-    return {
-        n["id"]: UNKNOWN if n.get("group") is None else PALETTE[int(n["group"]) % len(PALETTE)] for n in nodes
-    }
+    return {n["id"]: UNKNOWN if n.get("group") is None else PALETTE[int(n["group"]) % len(PALETTE)] for n in nodes}
 
 
 def tooltip(node: Mapping[str, Any]) -> str:
@@ -142,9 +140,7 @@ def harden(html: str) -> str:
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     page = html[:start] + text + html[end:]
     if "ethicalads" in page or "data-ea-publisher" in page:
-        raise SiteError(
-            "site.yaml", None, "d3graph output contains its ad script despite support=False", PIP_HINT
-        )
+        raise SiteError("site.yaml", None, "d3graph output contains its ad script despite support=False", PIP_HINT)
     return page
 
 

@@ -98,9 +98,7 @@ def _round_by_round(first: Sequence[int], edges: Edges, seed: int) -> list[Point
     return [pos[i] for i in range(n)]
 
 
-def _place_newcomers(
-    new_nodes: list[int], graph: nx.Graph, pos: dict[int, Point], rng: random.Random
-) -> None:
+def _place_newcomers(new_nodes: list[int], graph: nx.Graph, pos: dict[int, Point], rng: random.Random) -> None:
     """Put each newcomer just beside their first already-placed partner (else at random)."""
     for i in new_nodes:
         partners = sorted(p for p in graph.neighbors(i) if p in pos)

@@ -327,9 +327,7 @@ def _group(people: Sequence[str], weights: _Weights, seed: int) -> list[tuple[st
 
 def _least_recent(pid: str, pool: Sequence[str], history: _History) -> int | None:
     rounds = [
-        history.last_met[frozenset((pid, o))]
-        for o in pool
-        if o != pid and frozenset((pid, o)) in history.last_met
+        history.last_met[frozenset((pid, o))] for o in pool if o != pid and frozenset((pid, o)) in history.last_met
     ]
     return min(rounds) if rounds else None
 
@@ -337,13 +335,9 @@ def _least_recent(pid: str, pool: Sequence[str], history: _History) -> int | Non
 def _explain(a: str, b: str, pool: Sequence[str], history: _History) -> Repeat:
     key = frozenset((a, b))
     last = history.last_met[key]
-    met_all = [
-        pid for pid in (a, b) if all(frozenset((pid, o)) in history.last_met for o in pool if o != pid)
-    ]
+    met_all = [pid for pid in (a, b) if all(frozenset((pid, o)) in history.last_met for o in pool if o != pid)]
     least = [pid for pid in (a, b) if _least_recent(pid, pool, history) == last]
-    when = f"last met in round {last}" + (
-        f", {history.times[key]} times so far" if history.times[key] > 1 else ""
-    )
+    when = f"last met in round {last}" + (f", {history.times[key]} times so far" if history.times[key] > 1 else "")
     if met_all:
         who = " and ".join(met_all)
         verb = "have" if len(met_all) > 1 else "has"
@@ -421,10 +415,7 @@ def propose(data: RoundData, round_number: int, seed: int = 0, exclude: Iterable
     weights = _weights(data, pool, history, round_number)
     groups = _group(pool, weights, seed)
     repeats = tuple(
-        _explain(a, b, pool, history)
-        for g in groups
-        for a, b in itertools.combinations(g, 2)
-        if not weights.new(a, b)
+        _explain(a, b, pool, history) for g in groups for a, b in itertools.combinations(g, 2) if not weights.new(a, b)
     )
     names = {pid: data.people[pid].name or pid for pid in pool if pid in data.people}
     return Proposal(

@@ -90,9 +90,7 @@ def parse_all(
     results: list[list[Outcome]] = [[] for _ in chunks]
     done = 0
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {
-            pool.submit(_parse_chunk, kind, chunk, tz_name, base_path): i for i, chunk in enumerate(chunks)
-        }
+        futures = {pool.submit(_parse_chunk, kind, chunk, tz_name, base_path): i for i, chunk in enumerate(chunks)}
         from concurrent.futures import as_completed
 
         for future in as_completed(futures):

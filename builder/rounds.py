@@ -99,14 +99,10 @@ def _did_you_mean(key: Any, allowed: Sequence[str]) -> str:
     return f"allowed keys: {options}"
 
 
-def _check_keys(
-    mapping: dict[Any, Any], allowed: Sequence[str], path: str, what: str, errors: ErrorList
-) -> None:
+def _check_keys(mapping: dict[Any, Any], allowed: Sequence[str], path: str, what: str, errors: ErrorList) -> None:
     for key in mapping:
         if key not in allowed:
-            errors.add(
-                path, line_of(mapping, key), f"unknown key '{key}' in {what}", _did_you_mean(key, allowed)
-            )
+            errors.add(path, line_of(mapping, key), f"unknown key '{key}' in {what}", _did_you_mean(key, allowed))
 
 
 def _person_id(value: Any) -> str | None:
@@ -450,9 +446,7 @@ def _id_list(values: list[Any], path: str, line: int, errors: ErrorList) -> list
     return ids
 
 
-def _round_unmatched(
-    data: dict[Any, Any], groups: tuple[Group, ...], path: str, errors: ErrorList
-) -> tuple[str, ...]:
+def _round_unmatched(data: dict[Any, Any], groups: tuple[Group, ...], path: str, errors: ErrorList) -> tuple[str, ...]:
     value = data.get("unmatched")
     if value is None:
         return ()

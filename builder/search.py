@@ -34,18 +34,14 @@ INSTALL_HINT = "pip install 'pagefind[bin]', or set search: false in site.yaml"
 _MARKER = re.compile(rb"<[A-Za-z][^<>]*\sdata-pagefind-body(?:[\s=/>])")
 
 # Pagefind writes several ready-made UIs; the theme uses its own small search.js.
-_UNUSED = re.compile(
-    r"^pagefind/(pagefind-(component-|modular-)?ui\.(js|css)|pagefind-highlight\.js|playground/.*)$"
-)
+_UNUSED = re.compile(r"^pagefind/(pagefind-(component-|modular-)?ui\.(js|css)|pagefind-highlight\.js|playground/.*)$")
 
 _cache: dict[str, dict[str, bytes]] = {}
 
 
 def indexable(files: Mapping[str, bytes]) -> dict[str, bytes]:
     """The HTML pages a template marked for indexing, sorted by path (determinism)."""
-    return {
-        path: files[path] for path in sorted(files) if path.endswith(".html") and _MARKER.search(files[path])
-    }
+    return {path: files[path] for path in sorted(files) if path.endswith(".html") and _MARKER.search(files[path])}
 
 
 def fingerprint(pages: Mapping[str, bytes], version: str) -> str:
@@ -61,14 +57,10 @@ def pagefind_version() -> str:
     try:
         from pagefind.service import get_executable
     except ImportError:
-        raise SiteError(
-            "site.yaml", None, "search needs Pagefind, which is not installed", INSTALL_HINT
-        ) from None
+        raise SiteError("site.yaml", None, "search needs Pagefind, which is not installed", INSTALL_HINT) from None
     executable = get_executable()
     if executable is None or not Path(executable).is_file():
-        raise SiteError(
-            "site.yaml", None, "search needs the Pagefind binary, which was not found", INSTALL_HINT
-        )
+        raise SiteError("site.yaml", None, "search needs the Pagefind binary, which was not found", INSTALL_HINT)
     try:
         from importlib.metadata import version
 

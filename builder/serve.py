@@ -159,8 +159,7 @@ def is_html(ctype: str) -> bool:
 def client_tag(generation: int) -> bytes:
     """The script element added to served HTML (an external file, so a strict CSP still allows it)."""
     return (
-        f'<script src="{CLIENT_PATH}" data-generation="{int(generation)}" '
-        f'data-events="{EVENTS_PATH}" defer></script>'
+        f'<script src="{CLIENT_PATH}" data-generation="{int(generation)}" data-events="{EVENTS_PATH}" defer></script>'
     ).encode()
 
 

@@ -98,9 +98,7 @@ def page_types(files: Mapping[str, bytes]) -> dict[str, str]:
     return {kind: path for kind, path in chosen.items() if path and path in files}
 
 
-def weigh(
-    kind: str, path: str, files: Mapping[str, bytes], base_path: str, extra: tuple[str, ...] = ()
-) -> Weight:
+def weigh(kind: str, path: str, files: Mapping[str, bytes], base_path: str, extra: tuple[str, ...] = ()) -> Weight:
     html = files[path]
     assets = tuple(to_output_path(u, base_path) for u in asset_urls(html)) + extra
     missing = [a for a in assets if a not in files]
@@ -118,9 +116,7 @@ def weigh(
 def search_runtime(files: Mapping[str, bytes]) -> tuple[str, ...]:
     """What Pagefind fetches on a first query, besides index chunks and fragments (those vary)."""
     names = ["pagefind/pagefind.js", "pagefind/pagefind-entry.json"]
-    names += sorted(
-        p for p in files if p.startswith("pagefind/wasm.") and not p.endswith("unknown.pagefind")
-    )[:1]
+    names += sorted(p for p in files if p.startswith("pagefind/wasm.") and not p.endswith("unknown.pagefind"))[:1]
     names += sorted(p for p in files if p.startswith("pagefind/") and p.endswith(".pf_meta"))[:1]
     return tuple(n for n in names if n in files)
 
@@ -130,8 +126,7 @@ def report(files: Mapping[str, bytes]) -> list[Weight]:
     runtime = search_runtime(files)
     warm = runtime[:1]  # search.js imports pagefind.js as the page loads, so typing feels instant
     rows = [
-        weigh(kind, path, files, base, warm if kind == "search" else ())
-        for kind, path in page_types(files).items()
+        weigh(kind, path, files, base, warm if kind == "search" else ()) for kind, path in page_types(files).items()
     ]
     if runtime and "search/index.html" in files:
         rows.append(weigh("search+pagefind", "search/index.html", files, base, runtime))
@@ -168,9 +163,7 @@ def format_table(rows: list[Weight]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "output", nargs="?", type=Path, help="a build output folder (default: build the example site)"
-    )
+    parser.add_argument("output", nargs="?", type=Path, help="a build output folder (default: build the example site)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     files = read_output(args.output) if args.output else build_example()

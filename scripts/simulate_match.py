@@ -159,9 +159,7 @@ def simulate(people: int, orgs: int, rounds: int, seed: int) -> list[dict[str, o
         row["ours_repeats"], row["ours_cross"] = measure(ours_groups, ours, pop.orgs)
         row["rand_repeats"], row["rand_cross"] = measure(rand_groups, rand, pop.orgs)
         assert row["ours_repeats"] == proposal.quality.repeats
-        row["exact"] = (
-            row["exact"] or row["ours_repeats"] == row["fewest"]
-        )  # a lower bound reached is the minimum
+        row["exact"] = row["exact"] or row["ours_repeats"] == row["fewest"]  # a lower bound reached is the minimum
         ours.add(k, ours_groups)
         rand.add(k, rand_groups)
         row["ours_largest"], row["rand_largest"] = largest(ours), largest(rand)
@@ -194,8 +192,7 @@ def summary(rows: list[dict[str, object]]) -> str:
 
     n = len(rows)
     first_full = {
-        who: next((r["round"] for r in rows if r[f"{who}_largest"] == r["seen"]), "never")
-        for who in ("ours", "rand")
+        who: next((r["round"] for r in rows if r[f"{who}_largest"] == r["seen"]), "never") for who in ("ours", "rand")
     }
     return (
         f"Repeats over {n} rounds: match {total('ours_repeats'):.0f} "

@@ -42,9 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def make_post(
-    title: str | None = "A post", date: Any = "2020-01-01", body: str = "Some text.", **meta: Any
-) -> str:
+def make_post(title: str | None = "A post", date: Any = "2020-01-01", body: str = "Some text.", **meta: Any) -> str:
     """The text of a post: YAML front matter (values JSON-encoded, which is valid YAML) + body.
 
     Pass ``title=None``/``date=None`` to leave the key out.

@@ -62,9 +62,7 @@ def test_no_external_requests_in_markup(example_build):
     """Scripts, styles, images and iframes all come from the site itself."""
     for path in html_pages(example_build):
         page = text(example_build, path)
-        for tag, url in re.findall(
-            r"<(script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=\"([^\"]+)\"", page
-        ):
+        for tag, url in re.findall(r"<(script|link|img|iframe|source)\b[^>]*?\b(?:src|href)=\"([^\"]+)\"", page):
             if tag == "link" and 'rel="canonical"' in page and url.startswith(BASE):
                 continue
             assert not re.match(r"^(https?:)?//", url) or url.startswith(BASE), (path, tag, url)

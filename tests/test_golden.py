@@ -43,9 +43,7 @@ def describe(expected: dict[str, bytes], actual: dict[str, bytes]) -> str:
             old, new = expected[path].decode().splitlines(), actual[path].decode().splitlines()
         except UnicodeDecodeError:
             continue
-        lines += list(difflib.unified_diff(old, new, f"expected/{path}", f"built/{path}", lineterm="", n=1))[
-            :40
-        ]
+        lines += list(difflib.unified_diff(old, new, f"expected/{path}", f"built/{path}", lineterm="", n=1))[:40]
     lines.append("If the change is intended: python3 -m pytest tests/test_golden.py --update-golden")
     return "\n".join(lines)
 

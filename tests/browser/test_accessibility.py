@@ -37,9 +37,7 @@ def browser() -> Iterator[Browser]:
 
 def open_ready(browser: Browser, site: BuiltSite, kind: str, scheme: str, width: int = 1280) -> Page:
     """Open a page type and wait until scripts have drawn (diagrams) or answered (search)."""
-    ctx = browser.new_context(
-        viewport={"width": width, "height": 900}, color_scheme=scheme, reduced_motion="reduce"
-    )
+    ctx = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme, reduced_motion="reduce")
     page = ctx.new_page()
     path = site.page_types()[kind]
     if kind == "search":
@@ -57,8 +55,7 @@ def audit(page: Page) -> list[dict[str, Any]]:
 
 def describe(violations: list[dict[str, Any]]) -> str:
     return "\n".join(
-        f"{v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:4]}"
-        for v in violations
+        f"{v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:4]}" for v in violations
     )
 
 
@@ -104,9 +101,7 @@ def test_network_diagram_controls_by_keyboard(browser: Browser, site: BuiltSite)
     try:
         fig = page.locator("figure.nj-diagram[data-stepper]")
         last = fig.get_attribute("data-nj-shown-round")
-        tab_until(
-            page, "el.closest('figure[data-stepper]') && el.getAttribute('aria-label') === 'Previous round'"
-        )
+        tab_until(page, "el.closest('figure[data-stepper]') && el.getAttribute('aria-label') === 'Previous round'")
         page.keyboard.press("Enter")
         assert fig.get_attribute("data-nj-shown-round") != last
         tab_until(page, "el.closest('figure[data-stepper]') && el.getAttribute('aria-label') === 'Play'")

@@ -73,9 +73,7 @@ def visit(browser, origin: str, path: str, shot: str) -> tuple[Page, list[str], 
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     # anything not on our server is recorded above and then refused, so the test never needs a network
-    page.route(
-        "**/*", lambda route: route.continue_() if route.request.url.startswith(origin) else route.abort()
-    )
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(origin) else route.abort())
     response = page.goto(origin + path, wait_until="networkidle")
     assert response is not None and response.status == 200
     SHOTS.mkdir(parents=True, exist_ok=True)

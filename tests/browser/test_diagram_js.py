@@ -396,9 +396,7 @@ def test_keyboard_moves_between_people_and_highlights(site: dict[str, Any], page
     # Enter highlights the person's connections and fills the details panel
     pg.keyboard.press("Enter")
     neighbours = {i for pair in links if "n1" in pair for i in pair}
-    bright = set(
-        pg.locator("#k circle.nj-node:not(.nj-faded)").evaluate_all("cs => cs.map(c => c.dataset.id)")
-    )
+    bright = set(pg.locator("#k circle.nj-node:not(.nj-faded)").evaluate_all("cs => cs.map(c => c.dataset.id)"))
     assert bright == neighbours
     assert pg.locator("#k").get_attribute("data-nj-selected") == "n1"
     panel = pg.get_by_role("region", name="Selected person")
@@ -431,9 +429,7 @@ def test_keyboard_moves_between_people_and_highlights(site: dict[str, Any], page
     assert errors == []
 
 
-def test_click_selects_without_a_focus_ring_then_keys_carry_on(
-    site: dict[str, Any], page_factory: Any
-) -> None:
+def test_click_selects_without_a_focus_ring_then_keys_carry_on(site: dict[str, Any], page_factory: Any) -> None:
     pg, _, errors = page_factory()
     _open(pg, site["base"] + "/single.html")
     pg.locator('#k circle.nj-node[data-id="n6"]').click()
@@ -545,9 +541,7 @@ def test_layout_fits_and_screenshots(
     assert errors == []
 
 
-def test_drag_moves_one_node_and_its_links_zoom_buttons_scale(
-    site: dict[str, Any], page_factory: Any
-) -> None:
+def test_drag_moves_one_node_and_its_links_zoom_buttons_scale(site: dict[str, Any], page_factory: Any) -> None:
     pg, _, errors = page_factory()
     _open(pg, site["base"] + "/single.html")
     before = _centres(pg, "k")

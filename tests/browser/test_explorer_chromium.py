@@ -34,8 +34,7 @@ SECRET_ID, SECRET_NAME = "zz-hidden-7", "Quentin Secretname"
 PEOPLE = (
     "\n".join(
         [
-            f"{pid}: {{name: {json.dumps(name)}, organisation: {json.dumps('<b>Org</b> ' + pid)}, "
-            "public: true}"
+            f"{pid}: {{name: {json.dumps(name)}, organisation: {json.dumps('<b>Org</b> ' + pid)}, public: true}}"
             for pid, name in PUBLIC.items()
         ]
         + [f"{SECRET_ID}: {{name: {SECRET_NAME}, organisation: Secret Org}}"]
@@ -152,10 +151,7 @@ def test_clicking_the_injection_name_shows_it_as_text(
     panel.get_by_text("Ana María").wait_for()  # the clicked person's connections are listed
     text = panel.inner_text()
     assert INJECTION in text and "<b>Org</b> inj" in text  # shown as text, not parsed
-    assert (
-        pg.evaluate("() => document.querySelectorAll('#nodeInfoContent b, #nodeInfoContent script').length")
-        == 0
-    )
+    assert pg.evaluate("() => document.querySelectorAll('#nodeInfoContent b, #nodeInfoContent script').length") == 0
     assert pg.evaluate("() => typeof window.__pwned") == "undefined"
     assert pg.evaluate("() => document.querySelectorAll('script').length") == 1  # only d3graph's own
     assert not errors, errors

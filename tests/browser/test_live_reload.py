@@ -52,9 +52,7 @@ def site(tmp_path: Path) -> Path:
     (root / "content/posts").mkdir(parents=True)
     (root / "site.yaml").write_text("title: Live\nbase_url: https://example.org/\nsearch: false\n")
     (root / "content/posts/2020-01-01-long.md").write_text(post_text("Marker zero."))
-    (root / "content/posts/2020-02-01-other.md").write_text(
-        "---\ntitle: Other\ndate: 2020-02-01\n---\nAnother post.\n"
-    )
+    (root / "content/posts/2020-02-01-other.md").write_text("---\ntitle: Other\ndate: 2020-02-01\n---\nAnother post.\n")
     return root
 
 
@@ -165,9 +163,7 @@ def test_css_only_edit_swaps_styles_without_reloading(browser: Browser, site: Pa
         try:
             pg.goto(srv.url + "posts/long/")
             wait_connected(srv)
-            assert (
-                pg.evaluate("getComputedStyle(document.querySelector('h1')).outlineColor") == "rgb(0, 0, 255)"
-            )
+            assert pg.evaluate("getComputedStyle(document.querySelector('h1')).outlineColor") == "rgb(0, 0, 255)"
             pg.evaluate("window.__sameDocument = true")
             css.write_text(css.read_text().replace("rgb(0, 0, 255)", "rgb(255, 0, 0)"))
             pg.wait_for_function(

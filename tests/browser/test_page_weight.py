@@ -60,9 +60,7 @@ def fetched(site: BuiltSite, browser: Browser) -> dict[str, list[str]]:
         page.on("request", lambda r, urls=urls: urls.append(r.url))
         url_path = "" if path == "index.html" else path.removesuffix("index.html")
         page.goto(site.url(url_path), wait_until="networkidle")
-        page.wait_for_function(
-            "document.querySelectorAll('figure.nj-diagram:not([data-nj-ready])').length === 0"
-        )
+        page.wait_for_function("document.querySelectorAll('figure.nj-diagram:not([data-nj-ready])').length === 0")
         out[path] = urls
         ctx.close()
     return out
@@ -108,9 +106,7 @@ def test_no_external_requests_while_searching(site: BuiltSite, browser: Browser)
     assert any("/pagefind/" in u for u in urls)
 
 
-def test_d3_and_diagram_script_only_on_pages_with_a_diagram(
-    site: BuiltSite, fetched: dict[str, list[str]]
-) -> None:
+def test_d3_and_diagram_script_only_on_pages_with_a_diagram(site: BuiltSite, fetched: dict[str, list[str]]) -> None:
     with_diagram = without = 0
     for path, urls in fetched.items():
         has_diagram = b'class="nj-diagram"' in site.files[path]

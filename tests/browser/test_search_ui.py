@@ -101,9 +101,7 @@ def test_only_same_origin_requests_while_searching(site: BuiltSite, page: Page) 
     page.goto(site.url("search/?q=round"))
     expect(page.locator(".search-result a").first).to_be_visible()
     assert requests
-    assert all(r.startswith(site.base) for r in requests), [
-        r for r in requests if not r.startswith(site.base)
-    ]
+    assert all(r.startswith(site.base) for r in requests), [r for r in requests if not r.startswith(site.base)]
     assert any(r.endswith(".pf_fragment") for r in requests)
 
 

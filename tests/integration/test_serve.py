@@ -509,9 +509,7 @@ def test_exposed_host_warns(capsys: pytest.CaptureFixture[str]) -> None:
     assert "cannot listen" in err
 
 
-def test_main_serve_rejects_a_folder_that_is_not_a_site(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_main_serve_rejects_a_folder_that_is_not_a_site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
     from builder.serve import add_arguments, main_serve
@@ -599,9 +597,7 @@ def test_draft_flag_and_date_changes_update_every_listing(site: Path, tmp_path: 
                 assert b"/posts/hello/" not in get(srv.port, listing)[2], listing
             status, _, body = get(srv.port, "/tags/alpha/")
             assert status == 404 or b"/posts/hello/" not in body
-            write_post(
-                site, "2020-01-01-hello.md", "Hello", "Back, and older.", date="2010-06-01", tags=["alpha"]
-            )
+            write_post(site, "2020-01-01-hello.md", "Hello", "Back, and older.", date="2010-06-01", tags=["alpha"])
             stream.wait_for("reload")
         finally:
             stream.close()

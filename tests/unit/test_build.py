@@ -42,9 +42,7 @@ def test_failed_build_leaves_previous_output_untouched(tmp_path):
     output = tmp_path / "public"
     build(source, output)
     before = snapshot(output)
-    (source / "content/posts/b.md").write_text(
-        "---\ntitle: [unclosed\ndate: 2020-01-01\n---\n", encoding="utf-8"
-    )
+    (source / "content/posts/b.md").write_text("---\ntitle: [unclosed\ndate: 2020-01-01\n---\n", encoding="utf-8")
     (source / "content/posts/c.md").write_text(make_post(title="Gamma"), encoding="utf-8")
     with pytest.raises((SiteError, SiteErrors)):
         build(source, output)
@@ -64,9 +62,7 @@ def test_unchanged_files_are_not_rewritten(tmp_path):
     again = build(source, output)
     assert again.written == () and again.removed == ()
     assert snapshot(output) == before  # same bytes, mtimes and inodes
-    (source / "content/posts/b.md").write_text(
-        make_post(title="Beta", body="Changed text."), encoding="utf-8"
-    )
+    (source / "content/posts/b.md").write_text(make_post(title="Beta", body="Changed text."), encoding="utf-8")
     third = build(source, output)
     after = snapshot(output)
     assert "posts/b/index.html" in third.written

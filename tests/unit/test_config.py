@@ -22,9 +22,7 @@ def test_missing_or_empty_config_gives_defaults():
 
 
 def test_values_are_read():
-    config = parse_config(
-        "title: T\nbase_url: https://example.org/journal\npaginate: 3\nnetwork:\n  me: ada\n"
-    )
+    config = parse_config("title: T\nbase_url: https://example.org/journal\npaginate: 3\nnetwork:\n  me: ada\n")
     assert config.title == "T" and config.paginate == 3 and config.network.me == "ada"
     assert config.base_url == "https://example.org/journal/"  # trailing slash added
     assert config.base_path == "/journal/" and config.site_root == "https://example.org"
@@ -44,9 +42,7 @@ def test_wrong_types_and_values():
     ]
     assert errors("paginate: true\n") == ["site.yaml:1: 'paginate' must be int, not bool"]
     assert errors("paginate: 0\n") == ["site.yaml:1: paginate must be at least 1"]
-    assert errors("base_url: example.org\n")[0].startswith(
-        "site.yaml:1: base_url must be an absolute http(s) URL"
-    )
+    assert errors("base_url: example.org\n")[0].startswith("site.yaml:1: base_url must be an absolute http(s) URL")
     assert errors("timezone: Mars/Olympus\n")[0].startswith("site.yaml:1: unknown time zone 'Mars/Olympus'")
     assert errors("network:\n  labels: all\n") == ["site.yaml:2: network.labels must be one of: public, none"]
 
@@ -54,9 +50,7 @@ def test_wrong_types_and_values():
 def test_menu_entries():
     config = parse_config("menu:\n  - {title: Home, url: /}\n  - {title: About, url: /about/}\n")
     assert config.menu == (("Home", "/"), ("About", "/about/"))
-    assert errors("menu:\n  - {title: Home}\n")[0].startswith(
-        "site.yaml:2: each menu entry needs a title and a url"
-    )
+    assert errors("menu:\n  - {title: Home}\n")[0].startswith("site.yaml:2: each menu entry needs a title and a url")
 
 
 def test_not_a_mapping_and_broken_yaml():

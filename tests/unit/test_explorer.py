@@ -130,10 +130,7 @@ def test_one_explorer_page_per_round_linked_from_the_round_page(explorer_build: 
         "network/round-2/explorer.html",
     ]
     for k in (1, 2):
-        assert (
-            f'href="/network/round-{k}/explorer.html"'
-            in explorer_build[f"network/round-{k}/index.html"].decode()
-        )
+        assert f'href="/network/round-{k}/explorer.html"' in explorer_build[f"network/round-{k}/index.html"].decode()
 
 
 def test_labels_land_on_the_right_people_and_private_people_are_unlabelled(
@@ -145,8 +142,7 @@ def test_labels_land_on_the_right_people_and_private_people_are_unlabelled(
     assert names == sorted(["", *PUBLIC.values()])  # loner never met anyone: d3graph drops isolated people
     index = {i: n for i, n in enumerate(graph["nodes"])}
     pairs = {
-        frozenset((index[link["source"]]["node_name"], index[link["target"]]["node_name"]))
-        for link in graph["links"]
+        frozenset((index[link["source"]]["node_name"], index[link["target"]]["node_name"])) for link in graph["links"]
     }
     # round 1 + round 2 meetings, by name ("" is the private person)
     expected = {

@@ -17,8 +17,7 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "rounds" / "basic" / "data
 def network():
     people = ("data/people.yaml", (FIXTURE / "people.yaml").read_text(encoding="utf-8"))
     rounds = [
-        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8"))
-        for p in sorted((FIXTURE / "rounds").glob("*.yaml"))
+        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8")) for p in sorted((FIXTURE / "rounds").glob("*.yaml"))
     ]
     return build_network(load_round_data(people, rounds), NetworkSettings())
 

@@ -11,9 +11,7 @@ from builder.markup import parse_directive, plain_text, render_markdown
 
 
 def test_root_relative_links_and_images_get_the_base_path():
-    out = render_markdown(
-        "[a](/posts/x/) [b](https://x.org/) ![i](/static/i.png) [c](#top)", "p.md", 5, "/journal/"
-    )
+    out = render_markdown("[a](/posts/x/) [b](https://x.org/) ![i](/static/i.png) [c](#top)", "p.md", 5, "/journal/")
     assert 'href="/journal/posts/x/"' in out.html and 'href="https://x.org/"' in out.html
     assert 'src="/journal/static/i.png"' in out.html and 'loading="lazy"' in out.html
     assert 'href="#top"' in out.html

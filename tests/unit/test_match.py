@@ -25,9 +25,7 @@ def person(pid: str, org: str | None = None, *, active: bool = True, joined: int
     return Person(pid, pid.upper(), org, None, False, joined, active, 1)
 
 
-def make_data(
-    people: Sequence[Person], rounds: Sequence[Sequence[Sequence[str]]], met: bool = True
-) -> RoundData:
+def make_data(people: Sequence[Person], rounds: Sequence[Sequence[Sequence[str]]], met: bool = True) -> RoundData:
     """Rounds 1..k, each a list of groups (every group met unless ``met`` is False)."""
     return RoundData(
         people={p.id: p for p in people},
@@ -39,13 +37,7 @@ def make_data(
 
 
 def met_pairs(data: RoundData) -> set[frozenset[str]]:
-    return {
-        frozenset(e)
-        for r in data.rounds
-        for g in r.groups
-        if g.met
-        for e in itertools.combinations(g.people, 2)
-    }
+    return {frozenset(e) for r in data.rounds for g in r.groups if g.met for e in itertools.combinations(g.people, 2)}
 
 
 def repeats_of(groups: Sequence[Sequence[str]], met: set[frozenset[str]]) -> int:
@@ -180,9 +172,7 @@ def test_quality_counts_match_a_hand_worked_example() -> None:
     edges = [e for g in proposal.groups for e in itertools.combinations(g, 2)]
     known = [(x, y) for x, y in edges if "c" not in (x, y)]
     assert q.known_org == len(known)
-    assert q.cross_org == sum(
-        1 for x, y in known if data.people[x].organisation != data.people[y].organisation
-    )
+    assert q.cross_org == sum(1 for x, y in known if data.people[x].organisation != data.people[y].organisation)
     assert (q.people, q.pairs, q.triads, q.repeats) == (5, 1, 1, 0)
     assert q.components_before == 4  # {a,b}, c, d, e
 
@@ -322,8 +312,7 @@ def test_cli_prints_and_writes_a_round_that_the_site_accepts(tmp_path: Path, cap
     written = (site / "data/rounds/round-2.yaml").read_text(encoding="utf-8")
     people = ("data/people.yaml", PEOPLE)
     rounds = [
-        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8"))
-        for p in sorted((site / "data/rounds").glob("*"))
+        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8")) for p in sorted((site / "data/rounds").glob("*"))
     ]
     data = load_round_data(people, rounds)
     assert [r.number for r in data.rounds] == [1, 2]

@@ -28,8 +28,7 @@ SCRIPTS = Path(__file__).parent.parent.parent / "scripts"
 def fixture_data():
     people = ("data/people.yaml", (FIXTURE / "people.yaml").read_text(encoding="utf-8"))
     rounds = [
-        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8"))
-        for p in sorted((FIXTURE / "rounds").glob("*.yaml"))
+        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8")) for p in sorted((FIXTURE / "rounds").glob("*.yaml"))
     ]
     return load_round_data(people, rounds)
 

@@ -28,8 +28,7 @@ SECRETS = (
 def fixture_data():
     people = ("data/people.yaml", (FIXTURE / "people.yaml").read_text(encoding="utf-8"))
     rounds = [
-        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8"))
-        for p in sorted((FIXTURE / "rounds").glob("*.yaml"))
+        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8")) for p in sorted((FIXTURE / "rounds").glob("*.yaml"))
     ]
     return load_round_data(people, rounds)
 
@@ -139,10 +138,7 @@ def test_organisation_view(network):
         ("Charity C", 2, 1),
         (None, 1, 2),
     ]
-    links = {
-        (by_id[link["source"]]["label"], by_id[link["target"]]["label"]): link["rounds"]
-        for link in orgs["links"]
-    }
+    links = {(by_id[link["source"]]["label"], by_id[link["target"]]["label"]): link["rounds"] for link in orgs["links"]}
     # A-B: ana-ben and cat-eve in round 1, ana-ben in 2, ben-cat and ana-eve in 3; dan-fay is within Charity C
     assert links == {
         ("Council A", "Council B"): {"1": 2, "2": 1, "3": 2},
@@ -156,9 +152,7 @@ def test_round_views_public_pairs_and_posts(network):
     r1, r2, r3 = network.rounds
     assert [g.names for g in r1.public_pairs] == [("Ana A", "Ben B")]  # the triad has private dan
     assert r1.groups_total == 2
-    assert [(g.names, g.node_ids, g.met) for g in r2.public_pairs] == [
-        (("Ana A", "Ben B"), ("n1", "n2"), True)
-    ]
+    assert [(g.names, g.node_ids, g.met) for g in r2.public_pairs] == [(("Ana A", "Ben B"), ("n1", "n2"), True)]
     assert r2.groups_total == 3 and r2.posts[0].url == "/posts/round-two/"
     assert [g.names for g in r3.public_pairs] == [("Ben B", "Cat C"), ("Ana A", "Eve E")]  # gus is anonymous
     assert r3.metrics.top_bridges == ("Fay F", "Cat C", "Eve E", "Ana A")

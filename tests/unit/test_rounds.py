@@ -16,8 +16,7 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "rounds" / "basic" / "data
 def load_fixture():
     people = ("data/people.yaml", (FIXTURE / "people.yaml").read_text(encoding="utf-8"))
     rounds = [
-        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8"))
-        for p in sorted((FIXTURE / "rounds").glob("*.yaml"))
+        (f"data/rounds/{p.name}", p.read_text(encoding="utf-8")) for p in sorted((FIXTURE / "rounds").glob("*.yaml"))
     ]
     return load_round_data(people, rounds)
 
@@ -70,9 +69,7 @@ def test_person_in_two_groups_names_both_lines():
     ]
 
 
-@pytest.mark.parametrize(
-    ("group", "count"), [("[a]", 1), ("[a, b, c, d]", 4), ("{people: [a], met: false}", 1)]
-)
+@pytest.mark.parametrize(("group", "count"), [("[a]", 1), ("[a, b, c, d]", 4), ("{people: [a], met: false}", 1)])
 def test_group_size_must_be_two_or_three(group, count):
     text = f"round: 1\ndate: 2016-01-01\npairs:\n  - [x, y]\n  - {group}\n"
     (error,) = errors_of([("r.yaml", text)])
@@ -83,27 +80,19 @@ def test_duplicate_round_number_names_both_files():
     one = ("data/rounds/a.yaml", "round: 3\ndate: 2016-01-01\npairs: []\n")
     two = ("data/rounds/b.yaml", "\nround: 3\ndate: 2016-02-01\npairs: []\n")
     errors = errors_of([one, two])
-    assert errors[0].startswith(
-        "data/rounds/a.yaml:1: round 3 is defined twice: here and in data/rounds/b.yaml:2"
-    )
-    assert errors[1].startswith(
-        "data/rounds/b.yaml:2: round 3 is defined twice: here and in data/rounds/a.yaml:1"
-    )
+    assert errors[0].startswith("data/rounds/a.yaml:1: round 3 is defined twice: here and in data/rounds/b.yaml:2")
+    assert errors[1].startswith("data/rounds/b.yaml:2: round 3 is defined twice: here and in data/rounds/a.yaml:1")
 
 
 def test_unknown_keys_suggest_the_right_one():
-    rounds = [
-        ("r.yaml", "round: 1\ndate: 2016-01-01\npairz: []\npairs:\n  - {people: [a, b], mett: false}\n")
-    ]
+    rounds = [("r.yaml", "round: 1\ndate: 2016-01-01\npairz: []\npairs:\n  - {people: [a, b], mett: false}\n")]
     people = ("people.yaml", "a:\n  name: A\n  organization: X\n")
     errors = errors_of(rounds, people)
     assert any(
         e.startswith("people.yaml:3: unknown key 'organization' in person 'a' (did you mean 'organisation'?")
         for e in errors
     )
-    assert any(
-        e.startswith("r.yaml:3: unknown key 'pairz' in round file (did you mean 'pairs'?") for e in errors
-    )
+    assert any(e.startswith("r.yaml:3: unknown key 'pairz' in round file (did you mean 'pairs'?") for e in errors)
     assert any(e.startswith("r.yaml:5: unknown key 'mett' in group (did you mean 'met'?") for e in errors)
 
 
@@ -131,9 +120,7 @@ def test_wrong_types_are_reported_with_lines():
 
 
 def test_met_must_be_boolean():
-    (error,) = errors_of(
-        [("r.yaml", "round: 1\ndate: 2016-01-01\npairs:\n  - {people: [a, b], met: maybe}\n")]
-    )
+    (error,) = errors_of([("r.yaml", "round: 1\ndate: 2016-01-01\npairs:\n  - {people: [a, b], met: maybe}\n")])
     assert error.startswith("r.yaml:4: met must be true or false, not 'maybe'")
 
 
@@ -172,9 +159,7 @@ def test_fast_loader_agrees_with_line_keeping_loader():
     from builder.rounds import _fast_line_yaml
     from builder.yamlsrc import load_yaml
 
-    text = (
-        FIXTURE / "rounds" / "round-2.yaml"
-    ).read_text() + "extra:\n  when: 2016-01-01\n  n: 0x10\n  f: 1.5\n"
+    text = (FIXTURE / "rounds" / "round-2.yaml").read_text() + "extra:\n  when: 2016-01-01\n  n: 0x10\n  f: 1.5\n"
     fast, slow = _fast_line_yaml(text, "x"), load_yaml(text, "x")
     assert fast == slow
     assert fast.key_lines == slow.key_lines

@@ -103,9 +103,7 @@ def test_unused_pagefind_uis_are_dropped_and_core_files_kept():
     bundle = search.index_files({"posts/a/index.html": post("A", "alpha")})
     assert "pagefind/pagefind.js" in bundle
     assert any(p.startswith("pagefind/fragment/") for p in bundle)
-    assert not [
-        p for p in bundle if p.endswith(("pagefind-ui.js", "pagefind-ui.css", "pagefind-highlight.js"))
-    ]
+    assert not [p for p in bundle if p.endswith(("pagefind-ui.js", "pagefind-ui.css", "pagefind-highlight.js"))]
 
 
 def test_index_is_deterministic():

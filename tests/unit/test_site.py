@@ -57,9 +57,7 @@ def test_page_may_not_take_a_builtin_section():
 
 def test_draft_slug_collision_ignored_in_build_but_posts_still_parsed():
     one = post("same", "2020-01-01")
-    two = parse_post(
-        "content/posts/other.md", make_post(date="2020-02-01", slug="same", draft=True), UTC, "/"
-    )
+    two = parse_post("content/posts/other.md", make_post(date="2020-02-01", slug="same", draft=True), UTC, "/")
     site = assemble(SiteConfig(), [one, two], [], {}, None, NOW)
     assert [p.title for p in site.posts] == ["same"]
 
@@ -91,11 +89,7 @@ def test_unknown_person_in_with(tmp_path):
     )
     with pytest.raises(SiteErrors) as info:
         render(source)
-    assert (
-        info.value.errors[0]
-        .format()
-        .startswith("content/posts/a.md:4: unknown participant 'nobody' in 'with'")
-    )
+    assert info.value.errors[0].format().startswith("content/posts/a.md:4: unknown participant 'nobody' in 'with'")
 
 
 def test_site_now_marks_future_posts_unpublished():

@@ -9,9 +9,7 @@ from builder.write import MANIFEST, read_manifest, write_output
 
 def files_in(root):
     return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and p.name != MANIFEST
+        p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != MANIFEST
     }
 
 
