@@ -186,8 +186,12 @@
     this.mode = figure.getAttribute("data-mode") === "round" ? "round" : "cumulative";
     var wanted = parseInt(figure.getAttribute("data-round"), 10);
     this.round = this.rounds.indexOf(wanted) >= 0 ? wanted : this.rounds[this.rounds.length - 1];
+    this.uid = "nj-d" + registry.length; // prefix for element ids (registry grows after construction)
     this.selected = null; // id whose connections are highlighted
-    this.focused = null; // id with keyboard focus (canvas) or hover
+    this.focused = null; // id of the current person for the keyboard (one Tab stop per diagram)
+    this.kbd = false; // show the focus ring only after keyboard use, not after a click
+    this.hasFocus = false;
+    this.pointerAt = 0;
     this.offsets = {}; // id -> [dx, dy] from dragging (visual only)
     this.transform = d3.zoomIdentity;
     this.timer = null;
@@ -251,33 +255,26 @@
     fig.classList.add("nj-js");
     this.host.textContent = "";
     fig.addEventListener("keydown", function (event) {
-      if (event.key === "Escape" && (self.selected || !self.tooltip.hidden)) {
+      // Escape from elsewhere in the figure (the details panel, the buttons); the drawing handles its own.
+      if (event.key !== "Escape" || event.target === self.surface) return;
+      if (self.selected || !self.tooltip.hidden) {
         self.select(null);
         self.hideTip();
       }
     });
     if (fig.hasAttribute("data-stepper") && this.rounds.length) this.buildStepper();
 
+    this.buildToolbar();
     this.stage = el("div", "nj-stage");
     this.host.appendChild(this.stage);
     this.tooltip = el("div", "nj-tooltip");
     this.tooltip.setAttribute("role", "tooltip");
-    this.tooltip.id = "nj-tip-" + registry.length;
+    this.tooltip.id = this.uid + "-tip";
     this.tooltip.hidden = true;
     this.host.appendChild(this.tooltip);
-    this.announcer = el("div", "nj-visually-hidden");
+    this.announcer = el("div", "nj-visually-hidden nj-announcer");
     this.announcer.setAttribute("aria-live", "polite");
     this.host.appendChild(this.announcer);
-
-    var zoomBar = el("div", "nj-zoom-controls");
-    [["+", "Zoom in", 1.5], ["\u2212", "Zoom out", 1 / 1.5], ["\u21ba", "Reset zoom", 0]].forEach(function (b) {
-      var btn = el("button", "nj-btn nj-zoom-btn", b[0]);
-      btn.type = "button";
-      btn.setAttribute("aria-label", b[1]);
-      btn.title = b[1];
-      btn.addEventListener("click", function () { self.zoomBy(b[2]); });
-      zoomBar.appendChild(btn);
-    });
 
     this.measure();
     this.zoom = d3.zoom()
@@ -296,8 +293,9 @@
 
     if (this.useCanvas) this.buildCanvas();
     else this.buildSvg();
-    this.stage.appendChild(zoomBar); // after the drawing, so Tab reaches the people first
+    this.bindSurface();
     this.buildLegend();
+    this.buildPanel();
 
     if (window.ResizeObserver) {
       var lastW = this.width;
@@ -316,10 +314,7 @@
 
   Diagram.prototype.buildSvg = function () {
     var self = this;
-    this.svg = d3.select(this.stage).append("svg")
-      .attr("class", "nj-svg")
-      .attr("role", "group")
-      .attr("focusable", "false");
+    this.svg = d3.select(this.stage).append("svg").attr("class", "nj-svg nj-surface");
     this.resize();
     this.svg.call(this.zoom).on("dblclick.zoom", null);
     this.svg.on("click", function (event) {
@@ -330,6 +325,11 @@
     this.ringLayer = this.zoomLayer.append("g").attr("class", "nj-rings");
     this.nodeLayer = this.zoomLayer.append("g").attr("class", "nj-nodes");
     this.labelLayer = this.zoomLayer.append("g").attr("class", "nj-labels").attr("aria-hidden", "true");
+    // The keyboard's current person: a halo under a ring, so it shows on every node colour.
+    this.focusRing = this.zoomLayer.append("g").attr("class", "nj-focus-ring").attr("aria-hidden", "true")
+      .attr("display", "none");
+    this.focusRing.append("circle").attr("class", "nj-focus-halo");
+    this.focusRing.append("circle").attr("class", "nj-focus-line");
     this.drag = d3.drag()
       .on("start", function (event) { d3.select(this).classed("nj-dragging", true); event.sourceEvent.stopPropagation(); })
       .on("drag", function (event, d) {
@@ -344,11 +344,7 @@
 
   Diagram.prototype.buildCanvas = function () {
     var self = this;
-    this.canvas = d3.select(this.stage).append("canvas")
-      .attr("class", "nj-canvas")
-      .attr("tabindex", 0)
-      .attr("role", "application")
-      .attr("aria-roledescription", "network diagram");
+    this.canvas = d3.select(this.stage).append("canvas").attr("class", "nj-canvas nj-surface");
     this.resize();
     this.canvas
       .call(d3.drag()
@@ -383,17 +379,49 @@
     c.addEventListener("click", function (event) {
       if (event.defaultPrevented) return;
       var d = self.hit(event);
-      self.select(d && d.id !== self.selected ? d.id : null);
+      if (d) self.clicked(d);
+      else self.select(null);
     });
-    c.addEventListener("keydown", function (event) { self.onKey(event, null); });
-    c.addEventListener("focus", function () {
-      if (!self.focused || !self.current.byId[self.focused]) self.focusNode(self.startNode());
-      else self.focusNode(self.current.byId[self.focused]);
+  };
+
+  /* One Tab stop per diagram: the <svg> or <canvas> itself takes focus and the
+   * arrow keys move a "current person" inside it, the same way in both
+   * renderers. The SVG also points aria-activedescendant at that person's
+   * circle; both announce the person through the live region. */
+  Diagram.prototype.bindSurface = function () {
+    var self = this;
+    var node = (this.svg || this.canvas).node();
+    this.surface = node;
+    node.setAttribute("tabindex", "0");
+    node.setAttribute("role", "application");
+    node.setAttribute("aria-roledescription", "network diagram");
+    node.addEventListener("pointerdown", function () {
+      self.pointerAt = Date.now();
+      self.kbd = false;
+      self.syncFocus();
+    }, true);
+    node.addEventListener("keydown", function (event) { self.onKey(event); });
+    node.addEventListener("focus", function () {
+      self.hasFocus = true;
+      if (Date.now() - self.pointerAt < 600) { self.syncFocus(); return; } // focus from a click
+      self.kbd = true;
+      var n = self.focused && self.current.byId[self.focused];
+      self.focusNode(n || self.startNode());
     });
-    c.addEventListener("blur", function () {
+    node.addEventListener("blur", function () {
+      self.hasFocus = false;
       if (!self.selected) self.hideTip();
-      self.draw();
+      self.syncFocus();
     });
+  };
+
+  /* A click (or tap) on a person: highlight them (or clear) and make them the
+   * keyboard's current person, so the arrow keys carry on from there. */
+  Diagram.prototype.clicked = function (n) {
+    this.focused = n.id;
+    this.select(this.selected === n.id ? null : n.id);
+    if (document.activeElement !== this.surface) this.surface.focus({ preventScroll: true });
+    this.syncFocus();
   };
 
   Diagram.prototype.resize = function () {
@@ -408,6 +436,113 @@
         .style("width", this.width + "px").style("height", this.height + "px");
       this.quadtree = null;
     }
+  };
+
+  /* A row above the drawing: a short how-to and the zoom buttons, which used
+   * to sit on top of the picture and cover people. */
+  Diagram.prototype.buildToolbar = function () {
+    var self = this;
+    var bar = el("div", "nj-toolbar");
+    var who = this.view === "orgs" ? "an organisation" : "a person";
+    bar.appendChild(el("p", "nj-hint", "Click " + who + ", or use the arrow keys and Enter, to see connections."));
+    var zoom = el("div", "nj-zoom-controls");
+    zoom.setAttribute("role", "group");
+    zoom.setAttribute("aria-label", "Zoom");
+    [["+", "Zoom in", 1.5], ["\u2212", "Zoom out", 1 / 1.5], ["\u21ba", "Reset zoom", 0]].forEach(function (b) {
+      var btn = el("button", "nj-btn nj-zoom-btn");
+      btn.type = "button";
+      btn.setAttribute("aria-label", b[1]);
+      btn.title = b[1];
+      var icon = el("span", "nj-icon", b[0]);
+      icon.setAttribute("aria-hidden", "true");
+      btn.appendChild(icon);
+      btn.addEventListener("click", function () { self.zoomBy(b[2]); });
+      zoom.appendChild(btn);
+    });
+    bar.appendChild(zoom);
+    this.host.appendChild(bar);
+  };
+
+  /* The heading level that fits here: one below the nearest heading before the figure. */
+  function headingLevel(node) {
+    var level = 1;
+    var hs = document.querySelectorAll("h1, h2, h3, h4, h5, h6");
+    for (var i = 0; i < hs.length; i++) {
+      if (hs[i].classList.contains("nj-details-heading")) continue;
+      if (!(hs[i].compareDocumentPosition(node) & Node.DOCUMENT_POSITION_FOLLOWING)) break;
+      level = +hs[i].tagName.charAt(1);
+    }
+    return Math.min(6, level + 1);
+  }
+
+  /* Details of the selected person below the drawing: a region with a heading
+   * and real links to their posts, so everything in the hover card can also
+   * be reached with Tab. */
+  Diagram.prototype.buildPanel = function () {
+    var panel = el("section", "nj-details");
+    var heading = el("h" + headingLevel(this.figure), "nj-details-heading",
+      this.view === "orgs" ? "Selected organisation" : "Selected person");
+    heading.id = this.uid + "-details";
+    panel.setAttribute("aria-labelledby", heading.id);
+    panel.appendChild(heading);
+    this.panelBody = el("div", "nj-details-body");
+    panel.appendChild(this.panelBody);
+    this.panel = panel;
+    this.panelKey = null;
+    this.host.appendChild(panel);
+    this.fillPanel(null);
+  };
+
+  Diagram.prototype.fillPanel = function (n) {
+    var body = this.panelBody;
+    var orgs = this.view === "orgs";
+    var met = !n ? "" : orgs
+      ? plural(n.conversations, "conversation", "conversations") + " with " +
+        plural(n.degree, "other organisation", "other organisations")
+      : "Met " + plural(n.degree, "different person", "different people");
+    var key = n ? n.id : "";
+    if (key === this.panelKey) {
+      // Same person, another round: update the count in place so a focused post link keeps focus.
+      if (this.panelMet) this.panelMet.textContent = met;
+      return;
+    }
+    this.panelKey = key;
+    this.panelMet = null;
+    var hadFocus = body.contains(document.activeElement);
+    body.textContent = "";
+    if (hadFocus) this.surface.focus(); // the post link that had focus is gone: back to the drawing
+    if (!n) {
+      body.appendChild(el("p", "nj-details-empty", "Nobody selected. Click " +
+        (orgs ? "an organisation" : "a person") + ", or press Enter on the diagram, to see details here."));
+      return;
+    }
+    var d = n.data;
+    var name = d.label ? String(d.label) : orgs ? "Other organisation (not public)" : "A participant (not public)";
+    body.appendChild(el("p", "nj-details-name", name));
+    if (!orgs && d.label && d.org) body.appendChild(el("p", "nj-details-org", String(d.org)));
+    if (orgs) body.appendChild(el("p", "nj-details-line", plural(+d.size || 0, "person", "people")));
+    this.panelMet = el("p", "nj-details-line nj-details-met", met);
+    body.appendChild(this.panelMet);
+    if (orgs || !d.label) return;
+    if (d.me) body.appendChild(el("p", "nj-details-line", "This is me (the journal's author)"));
+    var posts = Array.isArray(d.posts) ? d.posts : [];
+    if (!posts.length) return;
+    body.appendChild(el("p", "nj-details-line", "Posts:"));
+    var list = el("ul", "nj-details-posts");
+    posts.forEach(function (p) {
+      var href = safeHref(p && p.url);
+      var li = el("li");
+      var title = p && p.title ? String(p.title) : "Post";
+      if (href) {
+        var a = el("a", null, title);
+        a.setAttribute("href", href);
+        li.appendChild(a);
+      } else {
+        li.textContent = title; // a rejected URL (javascript:, data:) leaves the title as plain text
+      }
+      list.appendChild(li);
+    });
+    body.appendChild(list);
   };
 
   Diagram.prototype.buildLegend = function () {
@@ -533,9 +668,12 @@
     this.current = view;
     this.quadtree = null;
     if (this.selected && !view.byId[this.selected]) this.selected = null;
+    if (this.focused && !view.byId[this.focused]) this.focused = null;
     if (this.useCanvas) this.draw();
     else this.drawSvg(animate && !reducedMotion.matches);
     this.updateStatus();
+    if (this.panel) this.fillPanel(this.selected ? view.byId[this.selected] : null);
+    this.syncFocus(true);
     var fig = this.figure;
     fig.setAttribute("data-nj-renderer", this.useCanvas ? "canvas" : "svg");
     fig.setAttribute("data-nj-shown-round", String(this.round));
@@ -605,19 +743,16 @@
     var enter = nodes.enter().append("circle")
       .attr("class", "nj-node")
       .attr("data-id", function (d) { return d.id; })
-      .attr("tabindex", 0)
-      .attr("role", "button")
+      .attr("id", function (d) { return self.nodeElementId(d); })
+      .attr("role", "img")
       .attr("r", animate ? 0 : function (d) { return d.r; })
       .on("mouseenter", function (event, d) { self.showTip(d); })
       .on("mouseleave", function () { if (!self.selected) self.hideTip(); })
-      .on("focus", function (event, d) { self.focused = d.id; self.showTip(d); })
-      .on("blur", function () { if (!self.selected) self.hideTip(); })
       .on("click", function (event, d) {
         if (event.defaultPrevented) return;
         event.stopPropagation();
-        self.select(self.selected === d.id ? null : d.id);
+        self.clicked(d);
       })
-      .on("keydown", function (event, d) { self.onKey(event, d); })
       .call(this.drag);
     this.nodes = enter.merge(nodes)
       .attr("class", function (d) { return "nj-node " + slotClass(d.slot) + (d.data.me ? " nj-me" : ""); })
@@ -633,7 +768,10 @@
 
     this.positionSvg();
     this.applyHighlight();
-    this.svg.attr("aria-label", this.summary());
+  };
+
+  Diagram.prototype.nodeElementId = function (n) {
+    return this.uid + "-" + n.id;
   };
 
   Diagram.prototype.positionSvg = function () {
@@ -642,6 +780,12 @@
     this.current.nodes.forEach(function (n) { pos[n.id] = self.place(n); });
     this.nodes.attr("cx", function (d) { return pos[d.id][0]; }).attr("cy", function (d) { return pos[d.id][1]; });
     this.rings.attr("cx", function (d) { return pos[d.id][0]; }).attr("cy", function (d) { return pos[d.id][1]; });
+    var f = this.focused && this.current.byId[this.focused];
+    if (f) {
+      this.focusRing.selectAll("circle").attr("cx", pos[f.id][0]).attr("cy", pos[f.id][1]);
+      this.focusRing.select(".nj-focus-halo").attr("r", f.r + 4);
+      this.focusRing.select(".nj-focus-line").attr("r", f.r + 4);
+    }
     this.labels
       .attr("x", function (d) { return pos[d.id][0] + d.r + 3; })
       .attr("y", function (d) { return pos[d.id][1] + 4; });
@@ -677,8 +821,7 @@
     this.svg.classed("nj-has-selection", on);
     this.nodes
       .classed("nj-faded", function (d) { return on && !near[d.id]; })
-      .classed("nj-selected", function (d) { return d.id === sel; })
-      .attr("aria-pressed", function (d) { return d.id === sel ? "true" : "false"; });
+      .classed("nj-selected", function (d) { return d.id === sel; });
     this.links
       .classed("nj-faded", function (d) { return on && d.source.id !== sel && d.target.id !== sel; })
       .classed("nj-highlighted", function (d) { return on && (d.source.id === sel || d.target.id === sel); });
@@ -703,6 +846,7 @@
       linkNew: v("--nj-link-new", "#c2185b"),
       ring: v("--nj-ring", "#1d1f24"),
       focus: v("--nj-focus", "#1a5fd0"),
+      halo: v("--nj-bg", "#ffffff"),
       stroke: v("--nj-node-stroke", "#ffffff")
     };
   };
@@ -823,8 +967,8 @@
     view.nodes.forEach(function (n) { if (n.data.me) ring(n, pal.ring, 3, 2); });
     if (sel && view.byId[sel]) ring(view.byId[sel], pal.ring, 2, 2.5);
     if (this.hoverId && view.byId[this.hoverId]) ring(view.byId[this.hoverId], pal.focus, 2, 2);
-    var hasFocus = document.activeElement === this.canvas.node();
-    if (hasFocus && this.focused && view.byId[this.focused]) {
+    if (this.hasFocus && this.kbd && this.focused && view.byId[this.focused]) {
+      ring(view.byId[this.focused], pal.halo, 4, 6);
       ring(view.byId[this.focused], pal.focus, 4, 3);
     }
   };
@@ -856,22 +1000,43 @@
     return best;
   };
 
+  /* Make n the current person: ring, tooltip, live description, and (SVG)
+   * aria-activedescendant. Focus itself stays on the drawing. */
   Diagram.prototype.focusNode = function (n) {
     if (!n) return;
     this.focused = n.id;
-    if (this.useCanvas) {
-      this.showTip(n);
-      this.announcer.textContent = this.nodeLabel(n);
+    this.reveal(n);
+    this.showTip(n);
+    this.announcer.textContent = this.nodeLabel(n) +
+      (this.selected === n.id ? ", connections highlighted" : "");
+    this.syncFocus();
+  };
+
+  /* Bring the ring, aria-activedescendant and data-nj-focused in line with this.focused. */
+  Diagram.prototype.syncFocus = function (drawn) {
+    var n = this.focused && this.current && this.current.byId[this.focused];
+    if (!n) this.focused = null;
+    this.figure.setAttribute("data-nj-focused", n ? n.id : "");
+    var show = !!n && this.hasFocus && this.kbd;
+    if (this.svg) {
+      if (n) this.surface.setAttribute("aria-activedescendant", this.nodeElementId(n));
+      else this.surface.removeAttribute("aria-activedescendant");
+      this.focusRing.attr("display", show ? null : "none");
+      if (n) this.positionSvg();
+    } else if (this.canvas && !drawn) {
       this.draw();
-    } else {
-      var target = this.nodeLayer.select('circle.nj-node[data-id="' + cssEscape(n.id) + '"]').node();
-      if (target) target.focus();
     }
   };
 
-  function cssEscape(s) {
-    return window.CSS && CSS.escape ? CSS.escape(s) : String(s).replace(/["\\]/g, "\\$&");
-  }
+  /* When zoomed in, pan so the current person is on screen. */
+  Diagram.prototype.reveal = function (n) {
+    var p = this.place(n);
+    var sx = this.transform.applyX(p[0]);
+    var sy = this.transform.applyY(p[1]);
+    var m = 12;
+    if (sx >= m && sx <= this.width - m && sy >= m && sy <= this.height - m) return;
+    this.zoom.translateTo(d3.select(this.surface), p[0], p[1]);
+  };
 
   /* Nearest node in the direction of an arrow key: forward distance plus a
    * penalty for sideways offset, so the move feels like "the next one over". */
@@ -894,22 +1059,34 @@
     return best;
   };
 
-  Diagram.prototype.onKey = function (event, d) {
-    var n = d || (this.focused && this.current.byId[this.focused]) || null;
+  /* Keys on the drawing: arrows move to the nearest person that way, Home/End
+   * to the first/last person to join, Enter/Space toggle the highlight,
+   * Escape clears it. */
+  Diagram.prototype.onKey = function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    var nodes = this.current.nodes;
+    var n = (this.focused && this.current.byId[this.focused]) || null;
     var dirs = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
-    if (event.key === "Enter" || event.key === " ") {
-      if (!n) return;
+    var key = event.key;
+    if (key === "Enter" || key === " ") {
       event.preventDefault();
+      this.kbd = true;
+      if (!n) { n = this.startNode(); if (!n) return; this.focused = n.id; }
       this.select(this.selected === n.id ? null : n.id);
-    } else if (event.key === "Escape") {
+      this.syncFocus();
+    } else if (key === "Escape") {
       if (this.selected || !this.tooltip.hidden) event.preventDefault();
       this.select(null);
       this.hideTip();
-    } else if (dirs[event.key]) {
+    } else if (dirs[key] || key === "Home" || key === "End") {
       event.preventDefault();
-      if (!n) { this.focusNode(this.startNode()); return; }
-      var next = this.neighbourInDirection(n, dirs[event.key][0], dirs[event.key][1]);
-      if (next) this.focusNode(next);
+      this.kbd = true;
+      if (!nodes.length) return;
+      var next;
+      if (key === "Home") next = nodes[0];
+      else if (key === "End") next = nodes[nodes.length - 1];
+      else next = n ? this.neighbourInDirection(n, dirs[key][0], dirs[key][1]) : this.startNode();
+      this.focusNode(next || n);
     }
   };
 
@@ -918,11 +1095,12 @@
     if (this.useCanvas) this.draw();
     else this.applyHighlight();
     this.figure.setAttribute("data-nj-selected", id || "");
-    if (id && this.current.byId[id]) {
-      var n = this.current.byId[id];
+    var n = id ? this.current.byId[id] : null;
+    this.fillPanel(n || null);
+    if (n) {
       this.showTip(n, true);
       this.announcer.textContent = "Showing the connections of " + this.nodeLabel(n) +
-        ". Press Escape to clear.";
+        ". Details are below the diagram. Press Escape to clear.";
     } else {
       this.hideTip();
       this.announcer.textContent = "";
@@ -952,21 +1130,9 @@
     if (d.me) tip.appendChild(el("span", "nj-tip-line nj-tip-me", "This is me"));
     var posts = Array.isArray(d.posts) ? d.posts : [];
     if (posts.length) {
-      var list = el("ul", "nj-tip-posts");
-      posts.forEach(function (p) {
-        var href = safeHref(p && p.url);
-        var li = el("li");
-        var title = p && p.title ? String(p.title) : "Post";
-        if (href) {
-          var a = el("a", null, title);
-          a.setAttribute("href", href);
-          li.appendChild(a);
-        } else {
-          li.textContent = title;
-        }
-        list.appendChild(li);
-      });
-      tip.appendChild(list);
+      // The links themselves live in the details panel, where the keyboard can reach them.
+      tip.appendChild(el("span", "nj-tip-line nj-tip-posts",
+        plural(posts.length, "post", "posts") + " (links in the details below)"));
     }
   };
 
@@ -1020,10 +1186,11 @@
 
   Diagram.prototype.updateStatus = function () {
     var text = this.summary();
-    if (this.canvas) {
-      this.canvas.attr("aria-label", "Network diagram. " + text +
+    if (this.surface) {
+      this.surface.setAttribute("aria-label", "Network diagram. " + text +
         ". Use the arrow keys to move between " + (this.view === "orgs" ? "organisations" : "people") +
-        ", Enter to highlight connections, Escape to clear.");
+        ", Home and End for the first and last, Enter to highlight connections and show details," +
+        " Escape to clear.");
     }
     if (!this.status) return;
     var idx = this.rounds.indexOf(this.round);

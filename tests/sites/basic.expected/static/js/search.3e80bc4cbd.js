@@ -69,6 +69,7 @@
     var p = document.createElement("p");
     p.className = "search-excerpt";
     p.appendChild(excerpt(data.excerpt || ""));
+    if (p.textContent && !/[.!?…]$/.test(p.textContent.trim())) p.appendChild(document.createTextNode(" …"));
     li.appendChild(p);
     return li;
   }
