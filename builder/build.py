@@ -302,7 +302,9 @@ class Builder:
             site, env, read_assets(theme, sources), memo=page_memo, sink=sink
         )
         if config.search:  # (guard added by build: add_search copies every file into a new dict even when off)
-            files = add_search(files, config)  # Pagefind bundle (builder/search.py); no-op when search: false
+            files = add_search(
+                files, config, stale_ok=options.serve
+            )  # Pagefind bundle (builder/search.py); no-op when search: false
         from .explorer import explorer_pages  # d3graph itself is imported only when network.explorer asks
 
         files.update(explorer_pages(site.network, config))  # optional d3graph pages; {} by default

@@ -39,6 +39,10 @@ _UNUSED = re.compile(r"^pagefind/(pagefind-(component-|modular-)?ui\.(js|css)|pa
 _cache: dict[str, dict[str, bytes]] = {}
 
 
+STALE_OK_ABOVE = 200  # posts; below this re-indexing takes well under a second
+_indexed_paths: list[tuple[str, ...]] = []  # the page paths of the cached index
+
+
 def indexable(files: Mapping[str, bytes]) -> dict[str, bytes]:
     """The HTML pages a template marked for indexing, sorted by path (determinism)."""
     return {path: files[path] for path in sorted(files) if path.endswith(".html") and _MARKER.search(files[path])}
@@ -69,10 +73,19 @@ def pagefind_version() -> str:
         return "unknown"
 
 
-def index_files(files: Mapping[str, bytes], config: Any = None) -> dict[str, bytes]:
-    """Pagefind bundle (``pagefind/...`` -> bytes) for the marked pages in ``files``."""
+def index_files(files: Mapping[str, bytes], config: Any = None, stale_ok: bool = False) -> dict[str, bytes]:
+    """Pagefind bundle (``pagefind/...`` -> bytes) for the marked pages in ``files``.
+
+    ``stale_ok`` (the live preview): on a large site, reuse the index built when the
+    preview started instead of spending seconds re-indexing on every save — as long as
+    the same pages exist (a new or removed post is always indexed).
+    """
     pages = indexable(files)
+    paths = tuple(pages)
+    if stale_ok and _cache and len(pages) > STALE_OK_ABOVE and _indexed_paths == [paths]:
+        return dict(next(iter(_cache.values())))
     key = fingerprint(pages, pagefind_version())
+    _indexed_paths[:] = [paths]
     if key not in _cache:
         language = getattr(config, "language", None)
         bundle = _run_sync(_run_pagefind(pages, language))
@@ -132,7 +145,7 @@ def stamp_search_page(page: bytes, bundle: Mapping[str, bytes]) -> bytes:
     return page.replace(VERSION_SLOT, b'data-pagefind-version="' + digest + b'"')
 
 
-def add_search(files: MutableMapping[str, bytes], config: Any) -> MutableMapping[str, bytes]:
+def add_search(files: MutableMapping[str, bytes], config: Any, stale_ok: bool = False) -> MutableMapping[str, bytes]:
     """The build's one call: adds the search bundle to ``files`` and returns it.
 
     In place, because the build's mapping may keep unchanged files on disk: copying it
@@ -140,7 +153,7 @@ def add_search(files: MutableMapping[str, bytes], config: Any) -> MutableMapping
     """
     if not getattr(config, "search", False):
         return files
-    bundle = index_files(files, config)
+    bundle = index_files(files, config, stale_ok=stale_ok)
     clash = sorted(set(bundle) & set(files))
     if clash:
         raise SiteError(

@@ -224,3 +224,30 @@ def test_build_without_search_writes_no_bundle(tmp_path):
     _, files = Builder().render(BuildOptions(source, tmp_path / "out", now=EXAMPLE_NOW))
     assert not [p for p in files if p.startswith("pagefind/")]
     assert "search/index.html" not in files
+
+
+def test_preview_reuses_the_index_of_a_large_site_but_not_of_a_small_one(monkeypatch):
+    """serve passes stale_ok: big sites skip the seconds-long re-index per save; small ones stay fresh."""
+    calls = []
+
+    async def fake(pages, language):
+        calls.append(len(pages))
+        return {"pagefind/pagefind-entry.json": str(len(pages)).encode()}
+
+    monkeypatch.setattr(search, "_run_pagefind", fake)
+    monkeypatch.setattr(search, "STALE_OK_ABOVE", 2)
+    small = {f"posts/{i}/index.html": post(f"P{i}", "text") for i in range(2)}
+    search.index_files(small, stale_ok=True)
+    search.index_files({**small, "posts/0/index.html": post("P0", "edited")}, stale_ok=True)
+    assert calls == [2, 2]  # two posts: re-indexed on the edit
+    large = {f"posts/{i}/index.html": post(f"P{i}", "text") for i in range(3)}
+    search.index_files(large, stale_ok=True)
+    assert calls == [2, 2, 3]
+    edited = {**large, "posts/0/index.html": post("P0", "edited")}
+    bundle = search.index_files(edited, stale_ok=True)
+    assert calls == [2, 2, 3]  # three posts in the preview: the previous index is reused
+    assert bundle == {"pagefind/pagefind-entry.json": b"3"}
+    search.index_files({**edited, "posts/9/index.html": post("P9", "new")}, stale_ok=True)
+    assert calls == [2, 2, 3, 4]  # a new post is always indexed
+    search.index_files(edited)  # a real build always re-indexes
+    assert calls == [2, 2, 3, 4, 3]
