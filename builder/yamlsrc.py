@@ -122,14 +122,7 @@ def load_yaml(text: str, path: str, first_line: int = 1) -> Any:
 
     Raises :class:`SiteError` with the file and line of the problem.
     """
-    try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        raise marked_error(exc, path, first_line) from None
-    except yaml.YAMLError as exc:
-        raise SiteError(path, first_line, f"invalid YAML: {exc}") from None
-    except (ValueError, TypeError, OverflowError) as exc:  # e.g. "!!int abc": constructors raise unmarked
-        raise SiteError(path, first_line, f"invalid YAML value: {exc}", "check explicit !!tags") from None
+    data = _parse(text, _LineLoader, path, first_line)
     if first_line != 1:
         _shift_lines(data, first_line - 1)
     return data
@@ -160,8 +153,13 @@ def load_yaml_fast(text: str, path: str, first_line: int = 1) -> Any:
 
     For hot paths such as post front matter; callers find key lines themselves.
     """
+    return _parse(text, _FastLoader, path, first_line)
+
+
+def _parse(text: str, loader: Any, path: str, first_line: int) -> Any:
+    """yaml.load with every YAML failure turned into a located SiteError (one place for both loaders)."""
     try:
-        return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=loader)  # noqa: S506 - both loaders are safe loaders
     except yaml.MarkedYAMLError as exc:
         raise marked_error(exc, path, first_line) from None
     except yaml.YAMLError as exc:
