@@ -4,12 +4,16 @@ Regenerate (then review the change with ``git diff tests/sites/basic.expected``)
 
     python3 -m pytest tests/test_golden.py --update-golden
 
-Only the write manifest is left out of the comparison.
+The write manifest is left out, and so are static files copied unchanged from the theme:
+keeping second copies of the theme's CSS/JS/D3 here would only repeat the theme (they are
+checked against their sources instead, in ``test_static_files_are_the_theme_files``). The
+HTML still names their fingerprinted URLs, and generated assets (Pygments CSS) stay in.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import shutil
 from pathlib import Path
 
@@ -21,13 +25,23 @@ from builder.write import MANIFEST
 
 SITE = Path(__file__).parent / "sites" / "basic"
 EXPECTED = Path(__file__).parent / "sites" / "basic.expected"
+THEME_STATIC = Path(__file__).resolve().parents[1] / "themes" / "default" / "static"
+FINGERPRINT = re.compile(r"\.[0-9a-f]{10}(?=\.(?:css|js)$)")
+
+
+def theme_source(path: str) -> Path | None:
+    """The theme file an output ``static/...`` file was copied from (fingerprint removed), if any."""
+    if not path.startswith("static/"):
+        return None
+    source = THEME_STATIC / FINGERPRINT.sub("", path.removeprefix("static/"))
+    return source if source.is_file() else None
 
 
 def tree(root: Path) -> dict[str, bytes]:
     return {
-        p.relative_to(root).as_posix(): p.read_bytes()
+        path: p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        if p.is_file() and p.name != MANIFEST and theme_source(path := p.relative_to(root).as_posix()) is None
     }
 
 
@@ -66,6 +80,18 @@ def test_basic_site_matches_golden_tree(built, request):
     assert expected, "no golden tree yet: run python3 -m pytest tests/test_golden.py --update-golden"
     if expected != built:
         pytest.fail(describe(expected, built), pytrace=False)
+
+
+def test_static_files_are_the_theme_files(tmp_path_factory):
+    output = tmp_path_factory.mktemp("golden-static") / "public"
+    Builder().build(BuildOptions(SITE, output, now=NOW))
+    copied = {p.relative_to(output).as_posix(): p for p in (output / "static").rglob("*") if p.is_file()}
+    sources = {path: theme_source(path) for path in copied}
+    assert "static/vendor/d3/d3.min.js" in copied
+    assert any(path.startswith("static/css/style.") for path, src in sources.items() if src)
+    for path, source in sources.items():
+        if source is not None:
+            assert copied[path].read_bytes() == source.read_bytes(), path
 
 
 def test_golden_tree_covers_the_site(built):
