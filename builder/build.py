@@ -26,7 +26,7 @@ from .cache import (
     tree_fingerprint,
     write_stamp,
 )
-from .config import SiteConfig, parse_config
+from .config import SiteConfig, normalise_base_url, parse_config
 from .errors import ErrorList, SiteError, SiteErrors
 from .sources import Sources, read_sources
 from .write import MANIFEST, WriteResult, read_manifest, write_output
@@ -111,9 +111,12 @@ class Builder:
     def load_config(self, sources: Sources, options: BuildOptions) -> SiteConfig:
         config = parse_config(sources.config)
         if options.base_url:
-            base = options.base_url if options.base_url.endswith("/") else options.base_url + "/"
-            config = replace(config, base_url=base)
-            parse_config(f"base_url: '{base}'")  # validates the flag like the file key
+            try:
+                config = replace(config, base_url=normalise_base_url(options.base_url))
+            except ValueError as exc:
+                raise SiteError(
+                    "--base-url", None, f"{exc}: {options.base_url!r}", "e.g. https://example.org/"
+                ) from None
         return config
 
     def _use_cache(self, options: BuildOptions, config: SiteConfig) -> str:

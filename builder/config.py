@@ -165,16 +165,23 @@ def _parse_menu(menu: list[Any], data: Any, path: str, errors: ErrorList) -> tup
     return tuple(entries)
 
 
+def normalise_base_url(value: str) -> str:
+    """An absolute http(s) URL ending in ``/``; ValueError otherwise (one rule for site.yaml and --base-url)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("base_url must be an absolute http(s) URL")
+    return value if value.endswith("/") else value + "/"
+
+
 def _check_values(values: dict[str, Any], data: Any, path: str, errors: ErrorList) -> None:
     def line(key: str) -> int | None:
         return data.line_of(key) if isinstance(data, LineDict) else None
 
     if "base_url" in values:
-        parts = urlsplit(values["base_url"])
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            errors.add(path, line("base_url"), "base_url must be an absolute http(s) URL", "e.g. https://example.org/")
-        elif not values["base_url"].endswith("/"):
-            values["base_url"] += "/"
+        try:
+            values["base_url"] = normalise_base_url(values["base_url"])
+        except ValueError as exc:
+            errors.add(path, line("base_url"), str(exc), "e.g. https://example.org/")
     for key in ("paginate", "feed_size"):
         if key in values and values[key] < 1:
             errors.add(path, line(key), f"{key} must be at least 1")

@@ -106,6 +106,7 @@ def test_base_url_option_overrides_site_yaml(tmp_path):
     with pytest.raises((SiteError, SiteErrors)) as info:
         build(source, tmp_path / "bad", base_url="not a url")
     assert "base_url must be an absolute http(s) URL" in str(info.value)
+    assert str(info.value).startswith("--base-url: ")  # names the flag, not site.yaml
     assert not (tmp_path / "bad").exists()
 
 
