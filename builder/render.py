@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -107,9 +107,7 @@ def fingerprint_assets(files: Mapping[str, bytes]) -> tuple[dict[str, bytes], di
 class Renderer:
     """Renders every page of a Site; holds the Jinja environment and URL helpers."""
 
-    def __init__(
-        self, site: Site, env: jinja2.Environment, asset_names: Mapping[str, str], extra_css: str = "", memo: Any = None
-    ):
+    def __init__(self, site: Site, env: jinja2.Environment, asset_names: Mapping[str, str], memo: Any = None):
         self.site = site
         self.memo = memo  # builder.pagecache.PageMemo: skips pages whose context did not change
         self.env = env
@@ -488,7 +486,6 @@ def render_site(
     site: Site,
     env: jinja2.Environment,
     assets: Mapping[str, bytes],
-    extra: Callable[[Renderer], Iterator[tuple[str, bytes]]] | None = None,
     memo: Any = None,
     sink: Any = None,
 ) -> dict[str, bytes]:
@@ -502,9 +499,7 @@ def render_site(
         if path in out:
             raise SiteError(path, None, "two pages were rendered to the same path", "check slugs and page names")
         out[path] = data
-    if extra:
-        out.update(extra(renderer))
-    redirects = {p for p in out if p.startswith("tags/") and p.count("/") == 2 and b'http-equiv="refresh"' in out[p]}
+    redirects = {f"tags/{alias}/index.html" for tag in site.tags for alias in tag.aliases}
     out["sitemap.xml"] = renderer.sitemap(
         [p for p in out if p.endswith(".html") and p not in redirects and p != "404.html"]
     )
