@@ -7,13 +7,12 @@ unknown keys are rejected with a "did you mean" so typos never pass silently.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ErrorList, SiteError
+from .errors import ErrorList, SiteError, did_you_mean
 from .yamlsrc import LineDict, load_yaml
 
 CONFIG_FILE = "site.yaml"
@@ -131,8 +130,7 @@ def _check_section(
     for key, value in data.items():
         line = data.line_of(key) if isinstance(data, LineDict) else None
         if key not in keys:
-            guess = difflib.get_close_matches(str(key), list(keys), n=1)
-            hint = f"did you mean '{prefix}{guess[0]}'?" if guess else "known keys: " + ", ".join(keys)
+            hint = did_you_mean(key, keys, prefix) or "known keys: " + ", ".join(keys)
             errors.add(path, line, f"unknown setting '{prefix}{key}'", hint)
             continue
         types, _ = keys[key]

@@ -6,6 +6,7 @@ to fix it); the CLI prints them and exits 1 without a traceback.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -84,3 +85,9 @@ class ErrorList:
     def raise_if_any(self) -> None:
         if self.errors:
             raise SiteErrors(self.errors)
+
+
+def did_you_mean(word: object, allowed: Iterable[str], prefix: str = "") -> str | None:
+    """``did you mean 'title'?`` for a near-miss of a known key, or None: the one spelling hint."""
+    close = difflib.get_close_matches(str(word), list(allowed), n=1)
+    return f"did you mean '{prefix}{close[0]}'?" if close else None

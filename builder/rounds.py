@@ -7,14 +7,13 @@ the organiser can fix a whole batch of round files in one pass.
 from __future__ import annotations
 
 import datetime
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from .errors import ErrorList, SiteError, SiteErrors
+from .errors import ErrorList, SiteError, SiteErrors, did_you_mean
 from .yamlsrc import LineDict, LineList, line_of, load_yaml
 
 PERSON_KEYS = ("name", "organisation", "sector", "public", "joined", "active")
@@ -92,11 +91,9 @@ def load_round_data(people: tuple[str, str] | None, rounds: Sequence[tuple[str, 
 
 
 def _did_you_mean(key: Any, allowed: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(key), allowed, n=1)
     options = ", ".join(allowed)
-    if close:
-        return f"did you mean '{close[0]}'? Allowed keys: {options}"
-    return f"allowed keys: {options}"
+    guess = did_you_mean(key, allowed)
+    return f"{guess} Allowed keys: {options}" if guess else f"allowed keys: {options}"
 
 
 def _check_keys(mapping: dict[Any, Any], allowed: Sequence[str], path: str, what: str, errors: ErrorList) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from slugify import slugify
 
-from .errors import ErrorList, SiteError
+from .errors import ErrorList, SiteError, did_you_mean
 from .markup import render_inline
 from .model import Paginator, Post, Tag
 from .yamlsrc import LineDict, load_yaml
@@ -68,7 +68,7 @@ def parse_tag_info(text: str | None, path: str = TAGS_FILE) -> dict[str, TagInfo
                     path,
                     _line(entry, key, line),
                     f"unknown key '{key}' for tag '{name}'",
-                    "use title, description, aliases",
+                    did_you_mean(key, sorted(TAG_INFO_KEYS)) or "use title, description, aliases",
                 )
         aliases = entry.get("aliases") or []
         if isinstance(aliases, str):

@@ -51,3 +51,25 @@ def test_site_error_passes_through_contextmanager_blocks():
     assert info.value.__notes__ == ["more"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         info.value.path = "b.md"  # type: ignore[misc]
+
+
+def test_did_you_mean_names_the_closest_known_key_or_nothing():
+    from builder.errors import did_you_mean
+
+    assert did_you_mean("paginat", ["title", "paginate"]) == "did you mean 'paginate'?"
+    assert did_you_mean("lables", ["labels"], prefix="network.") == "did you mean 'network.labels'?"
+    assert did_you_mean("zzzz", ["title", "paginate"]) is None
+
+
+def test_tags_yaml_unknown_key_suggests_the_right_one():
+    from builder.errors import SiteErrors
+    from builder.taxonomy import parse_tag_info
+
+    try:
+        parse_tag_info("yet:\n  titel: Yet\n")
+    except SiteErrors as exc:
+        assert [e.format() for e in exc.errors] == [
+            "data/tags.yaml:2: unknown key 'titel' for tag 'yet' (did you mean 'title'?)"
+        ]
+    else:
+        raise AssertionError("an unknown key in tags.yaml must be an error")
