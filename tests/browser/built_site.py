@@ -76,25 +76,33 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def served_example(tmp: Path) -> Iterator[BuiltSite]:
-    """Build the example site under /journal/ and serve it with plain http.server (static files only)."""
-    docroot = tmp / "docroot"
-    docroot.mkdir(parents=True, exist_ok=True)
-    handler = functools.partial(_QuietHandler, directory=str(docroot))
+def serve_folder(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` with plain http.server on 127.0.0.1 (a free port); yields the origin URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
-    base = f"{origin}/{SUB_PATH}"
-    output = docroot / SUB_PATH.strip("/")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        result = Builder().build(BuildOptions(ROOT, output, base_url=base, now=EXAMPLE_NOW))
-        assert result.files is not None
-        yield BuiltSite(origin, base, output, dict(result.files))
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def served_example(tmp: Path) -> Iterator[BuiltSite]:
+    """Build the example site under /journal/ and serve it with plain http.server (static files only)."""
+    docroot = tmp / "docroot"
+    docroot.mkdir(parents=True, exist_ok=True)
+    output = docroot / SUB_PATH.strip("/")
+    try:
+        with serve_folder(docroot) as origin:  # bound first: the port goes into base_url
+            base = f"{origin}/{SUB_PATH}"
+            result = Builder().build(BuildOptions(ROOT, output, base_url=base, now=EXAMPLE_NOW))
+            assert result.files is not None
+            yield BuiltSite(origin, base, output, dict(result.files))
+    finally:
         shutil.rmtree(docroot, ignore_errors=True)
 
 

@@ -6,34 +6,19 @@ every request the browser makes is recorded and must stay on that server.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE_NOW, ROOT
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from builder.build import Builder, BuildOptions
+from tests.browser.built_site import chromium, serve_folder
 
 pytestmark = pytest.mark.browser
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SHOTS = Path("/tmp/shots")
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -41,26 +26,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The example site under /journal/ (its base_url path), served on a free local port."""
     root = tmp_path_factory.mktemp("served")
     Builder().build(BuildOptions(ROOT, root / "journal", now=EXAMPLE_NOW))
-    handler = functools.partial(_Quiet, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with serve_folder(root) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def visit(browser, origin: str, path: str, shot: str) -> tuple[Page, list[str], list[str]]:
