@@ -22,8 +22,13 @@ from .cache import (
     clear_stamp,
     code_fingerprint,
     hash_parts,
+    load_post_index,
+    load_state,
     read_stamp,
+    save_post_index,
+    save_state,
     tree_fingerprint,
+    tree_stats,
     write_stamp,
 )
 from .config import SiteConfig, normalise_base_url, parse_config
@@ -31,6 +36,7 @@ from .errors import ErrorList, SiteError, SiteErrors
 from .sources import Sources, read_sources
 from .write import MANIFEST, WriteResult, read_manifest, write_output
 
+RACY_NS = 2_000_000_000  # coarsest common file time resolution (FAT: 2 s)
 BUILTIN_THEMES = Path(__file__).resolve().parent.parent / "themes"  # as render.BUILTIN_THEMES, without Jinja
 
 if TYPE_CHECKING:  # the heavy stages (Markdown, Jinja, networkx) are imported when first needed
@@ -95,12 +101,25 @@ class Builder:
         self._env: tuple[Any, Any] | None = None  # (theme, Jinja environment): templates compiled once
         self._saved_once = False
         self._texts: dict[int, tuple[str, str, str]] = {}  # id(text) -> (text, path, digest), one build
+        self._unread: Mapping[str, str] = {}  # posts this build did not read: path -> digest (Sources.unread)
+        self._post_index: dict[str, tuple[int, int, str]] | None = None  # path -> (size, mtime_ns, digest)
+        self._index_scanned = 0  # when the build that wrote the index began reading (ns)
+        self._index_folder: Path | None = None
         self.last_site: Site | None = None
+        # Small derived values worth keeping across processes (related posts, the network), saved in
+        # the cache folder as state-<code fingerprint>.pickle: a code change starts them afresh.
+        self._state: dict[str, Any] = {}
+        self._state_folder: Path | None = None
+        self._state_dirty = False
+        self._rounds_key = ""
 
     # --- stages -----------------------------------------------------------------------------
     def _text_digest(self, path: str, text: str) -> str:
         """Hash of (path, text), computed once per build: the build fingerprint and the content
         cache keys both need it, and hashing every source twice cost ~10 ms per 1,000 posts."""
+        known = self._unread.get(path)
+        if known is not None and text == "":  # not read: its size and time match the last build's
+            return known
         found = self._texts.get(id(text))
         if found is not None and found[0] is text and found[1] == path:  # holds text: id not reused
             return found[2]
@@ -138,12 +157,20 @@ class Builder:
         options: BuildOptions,
         used: set[str],
         progress: Any = None,
+        sources: Sources | None = None,
     ) -> list[Any]:
         """Posts or pages from the cache, the missing ones parsed (across cores when many)."""
         from .parallel import parse_all, to_errors
 
         keys = [_key(settings, kind, self._text_digest(path, text)) for path, text in items]
         missing = [i for i, key in enumerate(keys) if self._content.get(key) is None]
+        if self._unread and missing and sources is not None:  # in the index but not in the cache: read now
+            fetched = list(items)
+            for i in missing:
+                path, text = items[i]
+                if text == "" and path in self._unread:
+                    fetched[i] = (path, sources.text_of(path))
+            items = tuple(fetched)
         report = None
         if progress is not None:
 
@@ -180,7 +207,8 @@ class Builder:
     ) -> list[Post]:
         options = options or BuildOptions(sources.root, sources.root / "public", cache=False)
         settings = self._use_cache(options, config)
-        return self._parse("post", sources.posts, settings, config, options, set() if used is None else used, progress)
+        used = set() if used is None else used
+        return self._parse("post", sources.posts, settings, config, options, used, progress, sources)
 
     def parse_pages(
         self,
@@ -197,6 +225,7 @@ class Builder:
         if not sources.rounds:
             return None
         key = _key(*(sources.people or ("-", "-")), *(part for pair in sources.rounds for part in pair))
+        self._rounds_key = key
         if self._rounds_memo is not None and self._rounds_memo[0] == key:
             return self._rounds_memo[1]  # same texts: the same (immutable) round data
         from .rounds import load_round_data  # networkx is only imported by sites with rounds
@@ -232,11 +261,18 @@ class Builder:
             memo = self._network_memo
             if memo is not None and memo[0] == key and memo[1] is round_data:
                 return memo[2]  # nothing the network depends on changed (serve: one post edited)
+            stored = self._state.get("network")
+            if stored is not None and stored[0] == key and stored[1] == self._rounds_key:
+                self._network_memo = (key, round_data, stored[2])  # a new process: the last build's network
+                self._network_key = key
+                return stored[2]
             network = build_network(
                 round_data, settings, cache=self._network_cache, person_posts=by_person, round_posts=by_round
             )
             self._network_memo = (key, round_data, network)
             self._network_key = key
+            self._state["network"] = (key, self._rounds_key, network)
+            self._state_dirty = True
             return network
 
         return factory
@@ -261,6 +297,7 @@ class Builder:
         from .taxonomy import parse_tag_info
 
         sources = sources or read_sources(options.source)
+        self._load_state(options.cache_folder())
         used = set() if used is None else used
         self._identity = {}  # ids of objects from earlier builds may be reused: start afresh
         errors = ErrorList()
@@ -293,7 +330,11 @@ class Builder:
             drafts=options.drafts,
             future=options.future,
             network_factory=factory,
+            related_memo=self._state.setdefault("related", {}),
         )
+        if self._state.get("related_key") != self._state["related"].get("key"):
+            self._state["related_key"] = self._state["related"].get("key")
+            self._state_dirty = True
         theme = find_theme(options.source, config.theme)
         if self._env is None or self._env[0] != theme:
             self._env = (theme, make_environment(theme))  # Jinja re-reads changed templates itself
@@ -316,6 +357,9 @@ class Builder:
         return site, files
 
     def quick_key(self, options: BuildOptions) -> str:
+        return self.quick_stats(options)[0]
+
+    def quick_stats(self, options: BuildOptions) -> tuple[str, int]:
         """Code, options and the names, sizes and times of every file the site is built from.
 
         Cheap (no file is read); when it matches the last build's, nothing changed. When it does
@@ -326,14 +370,16 @@ class Builder:
         folders = [root / name for name in ("content", "data", "static", "templates", "themes")]
         config = root / "site.yaml"
         st = config.stat() if config.is_file() else None
-        return _key(
+        tree, newest = tree_stats([*folders, BUILTIN_THEMES])
+        key = _key(
             builder_fingerprint(),
             repr((options.drafts, options.future, options.base_url, options.serve)),
             options.now.isoformat() if options.now else "-",
             str(options.output.resolve()),
             f"{st.st_size}|{st.st_mtime_ns}" if st else "-",
-            tree_fingerprint([*folders, BUILTIN_THEMES]),
+            tree,
         )
+        return key, max(newest, st.st_mtime_ns if st else 0)
 
     def fingerprint(self, sources: Sources, config: SiteConfig, options: BuildOptions) -> str:
         """A hash of every input of the output: code, options, texts, static and theme files."""
@@ -376,23 +422,29 @@ class Builder:
         check_output_folder(options)
         folder = options.cache_folder()
         stamp = read_stamp(folder, options.output)
-        quick = self.quick_key(options) if folder is not None else None  # before reading: edits during
-        if (  # the build then count as changes next time
+        scanned = time.time_ns()
+        quick, newest = self.quick_stats(options) if folder is not None else (None, 0)  # before reading: edits
+        if (  # during the build then count as changes next time
             stamp is not None
             and quick is not None
             and stamp.get("quick") == quick
+            and newest < int(stamp.get("scanned", 0)) - RACY_NS  # a file saved that close may differ unseen
             and _stamp_holds(stamp, stamp.get("fingerprint"), options.now or datetime.now(UTC), options.output)
         ):  # no file under the site's folders changed size or time: not even the texts are read
             warnings = tuple(SiteError(*w) for w in stamp.get("warnings", ()))
             return BuildResult(int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True)
-        sources = read_sources(options.source)
+        index, racy_after = self._load_post_index(folder)
+        sources = read_sources(options.source, index, racy_after)
+        self._unread = sources.unread
         config = self.load_config(sources, options)
         site_inputs, post_inputs = self.input_hashes(sources, config, options)
         fingerprint = _key(site_inputs, post_inputs)
         now = options.now or datetime.now(config.tz)
         if stamp is not None and _stamp_holds(stamp, fingerprint, now, options.output):
-            if quick is not None and stamp.get("quick") != quick:  # touched, not changed: remember the times
-                write_stamp(folder, options.output, {**stamp, "quick": quick})
+            if quick is not None and (stamp.get("quick") != quick or stamp.get("scanned") != scanned):
+                write_stamp(folder, options.output, {**stamp, "quick": quick, "scanned": scanned})  # touched only
+            self._save_post_index(folder, sources, scanned)
+            self._unread = {}
             warnings = tuple(SiteError(*w) for w in stamp.get("warnings", ()))
             return BuildResult(int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True)
         clear_stamp(folder, options.output)  # a failed build must not leave a stamp that skips the next
@@ -409,12 +461,55 @@ class Builder:
         finally:
             sink.discard()  # a failed build leaves no spilled files behind
             self._texts = {}
+            self._unread = {}
         pages = sum(1 for p in files if p.endswith(".html"))
         memo.finish()
         if folder is not None:
             memo.save(_memo_path(folder, options.output))
-        self._remember(options, folder, used, fingerprint, pages, site.warnings, quick)
+        self._remember(options, folder, used, fingerprint, pages, site.warnings, quick, scanned)
+        self._save_post_index(folder, sources, scanned)
+        self._save_state()
         return BuildResult(pages, result.written, result.removed, time.perf_counter() - started, site.warnings, files)
+
+    def _load_state(self, folder: Path | None) -> None:
+        if folder == self._state_folder and (self._state or folder is None):
+            return
+        self._state_folder = folder
+        self._state = load_state(folder, builder_fingerprint()) if folder is not None else {}
+        self._state_dirty = False
+
+    def _save_state(self) -> None:
+        if self._state_dirty and self._state_folder is not None:
+            save_state(self._state_folder, builder_fingerprint(), self._state)
+        self._state_dirty = False
+
+    # --- which posts changed since the last build: sizes and times, not texts -------------------
+    def _load_post_index(self, folder: Path | None) -> tuple[dict[str, tuple[int, int, str]], int]:
+        """The last build's (size, mtime_ns, digest) per post and the time it began reading.
+
+        Kept in memory by serve, in the cache folder for ``build``; without a cache every
+        post is read (``--no-cache`` must not trust anything from an earlier run).
+        """
+        if folder is None:
+            return {}, 0
+        if self._post_index is None or self._index_folder != folder:
+            self._index_folder = folder
+            self._post_index, self._index_scanned = load_post_index(folder)
+        # Filesystems keep times to 1 ns .. 2 s: a file whose time is that close to (or after) the
+        # last read may have changed again unseen, so it is read again (git's "racy clean" rule).
+        return self._post_index, self._index_scanned - RACY_NS
+
+    def _save_post_index(self, folder: Path | None, sources: Sources, scanned: int) -> None:
+        if folder is None:
+            return
+        index = {
+            path: (*sources.post_stats[path], self._text_digest(path, text))
+            for path, text in sources.posts
+            if path in sources.post_stats
+        }
+        if index != self._post_index or scanned - self._index_scanned > RACY_NS:
+            save_post_index(folder, index, scanned)
+        self._post_index, self._index_scanned, self._index_folder = index, scanned, folder
 
     def _page_memo(self, options: BuildOptions, folder: Path | None) -> PageMemo:
         """The page cache for this output: kept in memory, loaded from the cache folder once."""
@@ -465,6 +560,7 @@ class Builder:
         pages: int,
         warnings: tuple[SiteError, ...],
         quick: str | None = None,
+        scanned: int = 0,
     ) -> None:
         """Save the content cache and the stamp of this build (best effort: failures only cost time)."""
         self._content.keep_only(used)
@@ -478,6 +574,7 @@ class Builder:
             {
                 "fingerprint": fingerprint,
                 "quick": quick,
+                "scanned": scanned,
                 "valid_until": valid_until,
                 "manifest": _manifest_digest(options.output),
                 "pages": pages,

@@ -75,17 +75,39 @@ def builder_fingerprint() -> str:
 
 def tree_fingerprint(folders: Iterable[Path]) -> str:
     """Names, sizes and modification times of every file under ``folders`` (cheap: no reading)."""
+    return tree_stats(folders)[0]
+
+
+def tree_stats(folders: Iterable[Path]) -> tuple[str, int]:
+    """(``tree_fingerprint``, the newest modification time in ns): one ``scandir`` walk, no reading."""
     parts: list[str] = []
+    newest = 0
+
+    def walk(folder: str, prefix: str) -> None:
+        nonlocal newest
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        subdirs = []
+        for entry in entries:
+            if entry.is_dir():
+                subdirs.append(entry)
+                continue
+            try:
+                st = entry.stat()
+            except OSError:  # removed while we looked
+                continue
+            newest = max(newest, st.st_mtime_ns)
+            parts.append(f"{prefix}{entry.name}|{st.st_size}|{st.st_mtime_ns}")
+        for entry in subdirs:
+            walk(entry.path, f"{prefix}{entry.name}/")
+
     for folder in folders:
         parts.append(str(folder))
-        if not folder.is_dir():
-            continue
-        for root, dirs, names in os.walk(folder):
-            dirs.sort()
-            for name in sorted(names):
-                st = os.stat(os.path.join(root, name))
-                parts.append(f"{os.path.relpath(os.path.join(root, name), folder)}|{st.st_size}|{st.st_mtime_ns}")
-    return hash_parts(*parts)
+        if folder.is_dir():
+            walk(str(folder), "")
+    return hash_parts(*parts), newest
 
 
 def prepare_folder(folder: Path) -> None:
@@ -183,6 +205,50 @@ class ContentCache:
             return False
         self._dirty = False
         return True
+
+
+POST_INDEX = "posts-index.pickle"
+
+
+def load_post_index(folder: Path) -> tuple[dict[str, tuple[int, int, str]], int]:
+    """(path -> (size, mtime_ns, digest), when that build began reading); empty when unreadable."""
+    try:
+        with (folder / POST_INDEX).open("rb") as handle:
+            data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
+    except Exception:  # missing or corrupt: every post is read
+        return {}, 0
+    if isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("posts"), dict):
+        return data["posts"], int(data.get("scanned", 0))
+    return {}, 0
+
+
+def save_post_index(folder: Path, index: dict[str, tuple[int, int, str]], scanned: int) -> None:
+    with contextlib.suppress(OSError):
+        data = {"format": FORMAT, "scanned": scanned, "posts": index}
+        _atomic_write(folder / POST_INDEX, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _state_path(folder: Path) -> Path:
+    return folder / "state.pickle"
+
+
+def load_state(folder: Path, code: str) -> dict[str, Any]:
+    """Derived values the last build kept (related posts, the network); empty if from other code."""
+    try:
+        with _state_path(folder).open("rb") as handle:
+            data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
+    except Exception:  # missing or corrupt (or a class that no longer exists): start afresh
+        return {}
+    if isinstance(data, dict) and data.get("format") == FORMAT and data.get("code") == code:
+        state = data.get("state")
+        return state if isinstance(state, dict) else {}
+    return {}
+
+
+def save_state(folder: Path, code: str, state: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError, pickle.PicklingError, TypeError, AttributeError):
+        data = pickle.dumps({"format": FORMAT, "code": code, "state": state}, protocol=pickle.HIGHEST_PROTOCOL)
+        _atomic_write(_state_path(folder), data)
 
 
 def stamp_path(folder: Path, output: Path) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -202,6 +202,23 @@ class Renderer:
             data = self.memo.put(key, data)  # the same bytes, with their digest attached
         return data
 
+    def render_from(self, template: str, inputs: dict[str, Any], make_context: Callable[[], dict[str, Any]]) -> bytes:
+        """Like ``render``, but keyed by ``inputs``: the few values the page is a pure function of
+        (with what the page cache's build-wide key covers: config, theme, tags, pages, round data).
+
+        The full context is only built when the page has to be rendered; at 10,000 posts building
+        and hashing every post page's context was most of a one-edit rebuild.
+        """
+        key = self.memo.key(template + "#inputs", inputs) if self.memo is not None else None
+        if key is not None:
+            cached = self.memo.get(key)
+            if cached is not None:
+                return cached
+        data = self._render(template, make_context())
+        if key is not None:
+            data = self.memo.put(key, data)
+        return data
+
     def _render(self, template: str, context: dict[str, Any]) -> bytes:
         try:
             return self.env.get_template(template).render(**context).encode("utf-8")
@@ -294,22 +311,28 @@ class Renderer:
 
     def post_page(self, post: Post) -> tuple[str, bytes]:
         newer, older = self.neighbours(post)
-        body, top = self.with_diagrams(post.html)
-        network_context = self.post_network(post)
-        meta = self.page_meta("post", post.title, post.url, post.description, og_type="article")
-        return post.url + "index.html", self.render(
-            "post.html",
-            page=meta,
-            post=post,
-            body=Markup(body),  # noqa: S704 - rendered Markdown
-            newer=newer,
-            older=older,
-            related=self.site.related.get(post.source, ()),
-            post_tags=self.tags_of(post),
-            unpublished=self.site.is_unpublished(post),
-            network_post=network_context,
-            diagram_payload=self.payload(top) if top else None,
-        )
+        related = self.site.related.get(post.source, ())
+        network = self.site.network if (post.body.embeds or post.round or post.with_people) else None
+        # What the page shows besides site-wide inputs: the post (its text and whether it is shown
+        # as unpublished), its neighbours and related posts, and the network when it uses it.
+        inputs = {"post": post, "newer": newer, "older": older, "related": related, "network": network}
+
+        def context() -> dict[str, Any]:
+            body, top = self.with_diagrams(post.html)
+            return {
+                "page": self.page_meta("post", post.title, post.url, post.description, og_type="article"),
+                "post": post,
+                "body": Markup(body),  # noqa: S704 - rendered Markdown
+                "newer": newer,
+                "older": older,
+                "related": related,
+                "post_tags": self.tags_of(post),
+                "unpublished": self.site.is_unpublished(post),
+                "network_post": self.post_network(post),
+                "diagram_payload": self.payload(top) if top else None,
+            }
+
+        return post.url + "index.html", self.render_from("post.html", inputs, context)
 
     def neighbours(self, post: Post) -> tuple[Post | None, Post | None]:
         """(newer, older) like ``Site.neighbours``, without its linear search per post."""

@@ -7,7 +7,7 @@ rounds and people that exist.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 from .config import SiteConfig
 from .errors import ErrorList, SiteError
 from .model import Page, Post, Tag
-from .taxonomy import TagInfo, build_tags, related_posts, variant_warnings
+from .taxonomy import TagInfo, build_tags, related_posts_memo, variant_warnings
 
 RESERVED = {
     "posts",
@@ -135,6 +135,7 @@ def assemble(
     drafts: bool = False,
     future: bool = False,
     network_factory: Any = None,
+    related_memo: MutableMapping[str, Any] | None = None,
 ) -> Site:
     """Validate across files and build the Site. Raises SiteErrors listing every problem."""
     errors = ErrorList()
@@ -155,7 +156,7 @@ def assemble(
         posts=tuple(shown),
         pages=tuple(sorted(pages, key=lambda p: p.slug)),
         tags=tags,
-        related=related_posts(shown, tags, config.related_posts),
+        related=related_posts_memo(shown, tags, config.related_posts, related_memo),
         network=network,
         round_data=round_data,
         warnings=tuple(variant_warnings(tags)),

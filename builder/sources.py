@@ -6,7 +6,9 @@ stages after this one are pure and a rebuild can compare contents by hash.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SiteError
@@ -24,6 +26,15 @@ class Sources:
     people: tuple[str, str] | None
     rounds: tuple[tuple[str, str], ...]
     static: tuple[tuple[str, Path], ...]  # (output path, file) of the site's own static/ folder
+    # Posts whose text was not read because their size and time match the last build's
+    # (``read_sources(known=...)``): path -> the digest recorded then. Their text in ``posts`` is "".
+    unread: Mapping[str, str] = field(default_factory=dict)
+    # path -> (size, mtime_ns) of every post as found by this read (for the next build's ``known``).
+    post_stats: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    def text_of(self, path: str) -> str:
+        """A post's text, read now if this build skipped it."""
+        return _read(self.root / path, self.root)
 
 
 def _read(path: Path, root: Path) -> str:
@@ -47,16 +58,73 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith((".", "_")) or part.endswith("~") for part in relative.parts)
 
 
+def scan_posts(root: Path) -> list[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of every post file, in the order ``_texts`` reads them; no file is opened.
+
+    ``os.scandir`` gives names and types without a syscall per file; one ``stat`` each remains.
+    At 10,000 posts this is ~40 ms where reading every text costs ~2 s on a slow disk.
+    """
+    base = os.path.join(root, "content", "posts")
+    found: list[tuple[tuple[str, ...], str, int, int]] = []
+
+    def walk(folder: str, parts: tuple[str, ...]) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            name = entry.name
+            if name.startswith((".", "_")) or name.endswith("~"):
+                continue
+            if entry.is_dir():
+                walk(entry.path, (*parts, name))
+            elif name.endswith(".md") and entry.is_file():
+                st = entry.stat()
+                rel = "/".join(("content", "posts", *parts, name))
+                found.append(((*parts, name), rel, st.st_size, st.st_mtime_ns))
+
+    walk(base, ())
+    found.sort(key=lambda item: item[0])  # Path order: by parts, as sorted(Path) in _texts
+    return [(rel, size, mtime) for _, rel, size, mtime in found]
+
+
+def _posts(
+    root: Path, known: Mapping[str, tuple[int, int, str]], racy_after: int
+) -> tuple[tuple[tuple[str, str], ...], dict[str, str], dict[str, tuple[int, int]]]:
+    """Posts, reading only files whose size or time differ from ``known`` (path -> size, mtime, digest).
+
+    A file modified at or after ``racy_after`` (ns) is read even when it matches: it may have
+    been edited again within the timestamp's resolution after it was recorded.
+    """
+    posts: list[tuple[str, str]] = []
+    unread: dict[str, str] = {}
+    stats: dict[str, tuple[int, int]] = {}
+    for rel, size, mtime in scan_posts(root):
+        stats[rel] = (size, mtime)
+        record = known.get(rel)
+        if record is not None and record[0] == size and record[1] == mtime and mtime < racy_after:
+            unread[rel] = record[2]
+            posts.append((rel, ""))
+        else:
+            posts.append((rel, _read(root / rel, root)))
+    return tuple(posts), unread, stats
+
+
 def _optional(root: Path, name: str) -> str | None:
     path = root / name
     return _read(path, root) if path.is_file() else None
 
 
-def read_sources(root: Path) -> Sources:
-    """Read site.yaml, content/ and data/ (missing parts are simply empty)."""
+def read_sources(root: Path, known: Mapping[str, tuple[int, int, str]] | None = None, racy_after: int = 0) -> Sources:
+    """Read site.yaml, content/ and data/ (missing parts are simply empty).
+
+    With ``known`` (the last build's post sizes, times and digests) unchanged posts are not
+    read: see ``Sources.unread``.
+    """
     if not root.is_dir():
         raise SiteError(str(root), None, "site folder not found", "pass --source DIR pointing at a site folder")
     people_text = _optional(root, "data/people.yaml")
+    posts, unread, stats = _posts(root, known or {}, racy_after)
     static_dir = root / "static"
     static: tuple[tuple[str, Path], ...] = ()
     if static_dir.is_dir():
@@ -68,10 +136,12 @@ def read_sources(root: Path) -> Sources:
     return Sources(
         root=root,
         config=_optional(root, "site.yaml"),
-        posts=_texts(root, "content/posts", "**/*.md"),
+        posts=posts,
         pages=_texts(root, "content/pages", "*.md"),
         tags=_optional(root, "data/tags.yaml"),
         people=("data/people.yaml", people_text) if people_text is not None else None,
         rounds=_texts(root, "data/rounds", "*.yaml") + _texts(root, "data/rounds", "*.yml"),
         static=static,
+        unread=unread,
+        post_stats=stats,
     )

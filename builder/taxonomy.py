@@ -6,8 +6,9 @@ ASCII. Everything here is linear in the number of posts (or posts x tags).
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,4 +218,37 @@ def related_posts(
                 if len(chosen) >= limit:
                     break
         result[post.source] = tuple(by_source[s] for s in chosen)
+    return result
+
+
+def related_key(posts: Sequence[Post], tags: Sequence[Tag], limit: int) -> str:
+    """Everything ``related_posts`` reads: each tag's members in order, each post's date, the limit.
+
+    A post's title or body is not in it, so editing a post's text reuses the last build's
+    related lists (computing them is ~0.4 s at 10,000 posts).
+    """
+    parts = [str(limit)]
+    for tag in tags:
+        parts.append("#" + tag.key)
+        parts.extend(p.source for p in tag.posts)
+    parts.append("|")
+    parts.extend(f"{p.source}|{p.date.timestamp()}|{'/'.join(p.tag_names)}" for p in posts)
+    return hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+
+
+def related_posts_memo(
+    posts: Sequence[Post], tags: Sequence[Tag], limit: int, memo: MutableMapping[str, Any] | None
+) -> dict[str, tuple[Post, ...]]:
+    """``related_posts``, reusing the answer in ``memo`` (as sources) when ``related_key`` matches."""
+    if memo is None:
+        return related_posts(posts, tags, limit)
+    key = related_key(posts, tags, limit)
+    if memo.get("key") == key:
+        by_source = {p.source: p for p in posts}
+        stored: Mapping[str, tuple[str, ...]] = memo["sources"]
+        return {source: tuple(by_source[s] for s in chosen) for source, chosen in stored.items()}
+    result = related_posts(posts, tags, limit)
+    memo.clear()
+    memo["key"] = key
+    memo["sources"] = {source: tuple(p.source for p in chosen) for source, chosen in result.items()}
     return result

@@ -1,0 +1,207 @@
+"""One-edit rebuilds in a new process: what is reused from the cache folder, and that it is right.
+
+Each test compares against a build that trusts nothing (``cache=False``), so a stale reuse
+shows up as a difference in output bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import NOW, ROOT, make_post, make_site
+
+from builder import network as network_module
+from builder import sources as sources_module
+from builder import taxonomy
+from builder.build import RACY_NS, Builder, BuildOptions
+from builder.sources import read_sources, scan_posts
+
+ROUNDS = ROOT / "tests" / "fixtures" / "rounds" / "basic" / "data"
+
+
+def _posts(n: int) -> dict[str, str]:
+    tags = ("alpha", "beta", "gamma")
+    return {
+        f"content/posts/post-{i:03d}.md": make_post(
+            f"Post number {i}",
+            f"2020-01-{1 + i % 28:02d}",
+            f"Body of post {i}.",
+            tags=list(tags[: 1 + i % 3]),
+        )
+        for i in range(n)
+    }
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def _age_sources(root: Path, seconds: int = 60) -> None:
+    """Make every post look saved a minute ago: no longer "racy", so its stat can be trusted."""
+    past = (os.stat(root).st_mtime_ns // 1_000_000_000 - seconds) * 1_000_000_000
+    for path in (root / "content" / "posts").rglob("*.md"):
+        os.utime(path, ns=(past, past))
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    real = sources_module._read
+
+    def counting(path: Path, root: Path) -> str:
+        reads.append(path.relative_to(root).as_posix())
+        return real(path, root)
+
+    monkeypatch.setattr(sources_module, "_read", counting)
+    return reads
+
+
+def _fresh(root: Path, out: Path) -> dict[str, bytes]:
+    Builder().build(BuildOptions(root, out, now=NOW, cache=False))
+    return _files(out)
+
+
+def test_scan_posts_finds_what_read_sources_reads_in_the_same_order(tmp_path: Path) -> None:
+    files = _posts(3)
+    files["content/posts/2020/a-b.md"] = make_post("Nested", "2020-03-01")
+    files["content/posts/2020-x/a.md"] = make_post("Other folder", "2020-03-02")
+    files["content/posts/_draft-ideas.md"] = "not a post"
+    files["content/posts/.hidden/x.md"] = "not a post"
+    root = make_site(tmp_path, files)
+    scanned = [path for path, _, _ in scan_posts(root)]
+    assert scanned == [path for path, _ in read_sources(root).posts]
+    assert "content/posts/2020/a-b.md" in scanned and "content/posts/_draft-ideas.md" not in scanned
+
+
+def test_unchanged_posts_are_not_read_and_the_edited_one_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_site(tmp_path, _posts(12))
+    out = tmp_path / "out"
+    options = BuildOptions(root, out, now=NOW)
+    _age_sources(root)
+    Builder().build(options)  # records sizes, times and digests
+    target = root / "content/posts/post-004.md"
+    target.write_text(target.read_text().replace("Post number 4", "Fourth, renamed"), encoding="utf-8")
+    reads = _count_reads(monkeypatch)
+    result = Builder().build(options)
+    assert [r for r in reads if r.startswith("content/posts/")] == ["content/posts/post-004.md"]
+    assert "posts/post-004/index.html" in result.written
+    assert _files(out) == _fresh(root, tmp_path / "fresh")
+
+
+def test_a_file_saved_close_to_the_last_build_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same size, same time, different text: only possible within the timestamp resolution, so
+    files that recent are never trusted by their stat alone."""
+    root = make_site(tmp_path, _posts(4))
+    out = tmp_path / "out"
+    options = BuildOptions(root, out, now=NOW)
+    Builder().build(options)
+    target = root / "content/posts/post-001.md"
+    stat = target.stat()
+    text = target.read_text()
+    target.write_text(text.replace("Body of post 1.", "Body of post X."), encoding="utf-8")  # same length
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time
+    assert target.stat().st_size == stat.st_size
+    reads = _count_reads(monkeypatch)
+    Builder().build(options)
+    assert "content/posts/post-001.md" in reads
+    assert b"Body of post X." in (out / "posts/post-001/index.html").read_bytes()
+
+
+def test_racy_window_covers_coarse_file_times() -> None:
+    assert RACY_NS >= 2_000_000_000  # FAT keeps 2-second times
+
+
+def test_no_cache_reads_every_post(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_site(tmp_path, _posts(5))
+    _age_sources(root)
+    Builder().build(BuildOptions(root, tmp_path / "out", now=NOW))
+    reads = _count_reads(monkeypatch)
+    Builder().build(BuildOptions(root, tmp_path / "other", now=NOW, cache=False))
+    assert len([r for r in reads if r.startswith("content/posts/")]) == 5
+
+
+def test_index_without_content_cache_entry_reads_the_text(tmp_path: Path) -> None:
+    root = make_site(tmp_path, _posts(5))
+    out = tmp_path / "out"
+    _age_sources(root)
+    Builder().build(BuildOptions(root, out, now=NOW))
+    for stale in (root / ".netjournal-cache").glob("content-*.pickle"):
+        stale.unlink()  # the post index survives, the parsed posts do not
+    (root / "content/posts/post-002.md").write_text(make_post("Changed", "2020-01-03"), encoding="utf-8")
+    Builder().build(BuildOptions(root, out, now=NOW))
+    assert _files(out) == _fresh(root, tmp_path / "fresh")
+
+
+def test_related_posts_are_reused_for_text_edits_and_recomputed_for_tag_edits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_site(tmp_path, _posts(15))
+    out = tmp_path / "out"
+    options = BuildOptions(root, out, now=NOW)
+    Builder().build(options)
+    calls = {"n": 0}
+    real = taxonomy.related_posts
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(taxonomy, "related_posts", counting)
+    target = root / "content/posts/post-005.md"
+    target.write_text(target.read_text() + "\nAnother paragraph.\n", encoding="utf-8")
+    Builder().build(options)
+    assert calls["n"] == 0  # tags and dates unchanged: the last build's related lists
+    assert _files(out) == _fresh(root, tmp_path / "fresh1")
+    calls["n"] = 0  # (the fresh build computes them too)
+    target.write_text(make_post("Post number 5", "2020-01-06", "Retagged.", tags=["gamma", "delta"]), encoding="utf-8")
+    Builder().build(options)
+    assert calls["n"] == 1
+    assert _files(out) == _fresh(root, tmp_path / "fresh2")
+
+
+def test_network_is_reused_from_the_cache_folder_until_its_inputs_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {
+        "content/posts/first.md": make_post("First", "2020-01-01", "Hello."),
+        "content/posts/second.md": make_post("Second", "2020-02-01", "About round one.", round=1),
+    }
+    root = make_site(tmp_path, files)
+    shutil.copytree(ROUNDS, root / "data")
+    out = tmp_path / "out"
+    options = BuildOptions(root, out, now=NOW)
+    Builder().build(options)
+    calls = {"n": 0}
+    real = network_module.build_network
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(network_module, "build_network", counting)
+    (root / "content/posts/first.md").write_text(make_post("First", "2020-01-01", "Hello, edited."), encoding="utf-8")
+    Builder().build(options)
+    assert calls["n"] == 0  # a post that does not name the network: the stored network is used
+    assert _files(out) == _fresh(root, tmp_path / "fresh1")
+    calls["n"] = 0  # (the fresh build computes one too)
+    second = root / "content/posts/second.md"
+    second.write_text(make_post("Second, renamed", "2020-02-01", "About round one.", round=1), encoding="utf-8")
+    Builder().build(options)
+    assert calls["n"] == 1  # the round page lists this post by title: the network is rebuilt
+    assert b"Second, renamed" in (out / "network/round-1/index.html").read_bytes()
+    assert _files(out) == _fresh(root, tmp_path / "fresh2")
+
+
+def test_neighbour_title_change_reaches_the_post_page(tmp_path: Path) -> None:
+    root = make_site(tmp_path, _posts(6))
+    out = tmp_path / "out"
+    options = BuildOptions(root, out, now=NOW)
+    Builder().build(options)
+    target = root / "content/posts/post-003.md"
+    target.write_text(target.read_text().replace("Post number 3", "Third, renamed"), encoding="utf-8")
+    Builder().build(options)
+    pages = [p for p in out.glob("posts/*/index.html") if b'href="/posts/post-003/"' in p.read_bytes()]
+    assert pages and all(b"Third, renamed" in p.read_bytes() for p in pages)
+    assert _files(out) == _fresh(root, tmp_path / "fresh")
