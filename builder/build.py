@@ -7,6 +7,7 @@ rebuild after one edit re-parses one post and re-renders templates only.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from .cache import (
     hash_parts,
     load_post_index,
     load_state,
+    prepare_folder,
     read_stamp,
     save_post_index,
     save_state,
@@ -337,7 +339,13 @@ class Builder:
             self._state_dirty = True
         theme = find_theme(options.source, config.theme)
         if self._env is None or self._env[0] != theme:
-            self._env = (theme, make_environment(theme))  # Jinja re-reads changed templates itself
+            folder = options.cache_folder()
+            jinja_dir = None
+            if folder is not None:
+                with contextlib.suppress(OSError):
+                    prepare_folder(folder)  # (its .gitignore first)
+                jinja_dir = folder / "jinja"
+            self._env = (theme, make_environment(theme, jinja_dir))  # Jinja re-reads changed templates itself
         env = self._env[1]
         from .search import add_search
 

@@ -145,9 +145,19 @@ def _atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None
         raise
 
 
-class ContentCache:
-    """{key: parsed Post/Page} kept in memory, loaded from and saved to one pickle file.
+SHARDS = "0123456789abcdef"  # cache keys are hex digests: their first digit picks the shard
 
+
+def _shard(key: str) -> str:
+    first = key[:1]
+    return first if first and first in SHARDS else "0"
+
+
+class ContentCache:
+    """{key: parsed Post/Page} kept in memory, loaded from and saved to 16 pickle files.
+
+    Split by the key's first hex digit so that a build after one edit rewrites the one or two
+    shards that changed (~5 MB at 10,000 posts) instead of re-pickling all 70 MB.
     ``folder=None`` keeps it in memory only (``--no-cache``).
     """
 
@@ -156,55 +166,68 @@ class ContentCache:
         self.name = name
         self.entries: dict[str, Any] = {}
         self._loaded_from: str | None = None
-        self._dirty = False
+        self._dirty: set[str] = set()
 
-    def path(self, settings: str) -> Path | None:
-        return None if self.folder is None else self.folder / f"{self.name}-{settings[:16]}.pickle"
+    def path(self, settings: str, shard: str = "0") -> Path | None:
+        return None if self.folder is None else self.folder / f"{self.name}-{settings[:16]}-{shard}.pickle"
 
     def load(self, settings: str) -> None:
-        """Read the file for these settings once (a bad or missing file means an empty cache)."""
+        """Read the files for these settings once (a bad or missing shard is an empty one)."""
         if self._loaded_from == settings:
             return
         self._loaded_from = settings
-        path = self.path(settings)
-        entries: Any = None
-        if path is not None and path.is_file():
+        self.entries = {}
+        self._dirty = set()
+        for shard in SHARDS:
+            path = self.path(settings, shard)
+            if path is None:
+                return
             try:
                 with path.open("rb") as handle:
-                    entries = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
-            except Exception:  # any corruption: start again
-                entries = None
-        if isinstance(entries, dict) and entries.get("format") == FORMAT and entries.get("settings") == settings:
-            self.entries = dict(entries["items"])
-        else:
-            self.entries = {}
-        self._dirty = False
+                    data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
+            except Exception:  # noqa: S112 - missing or corrupt: those posts are parsed again
+                continue
+            if isinstance(data, dict) and data.get("format") == FORMAT and data.get("settings") == settings:
+                self.entries.update(data["items"])
 
     def get(self, key: str) -> Any | None:
         return self.entries.get(key)
 
     def put(self, key: str, value: Any) -> None:
         self.entries[key] = value
-        self._dirty = True
+        self._dirty.add(_shard(key))
 
     def keep_only(self, keys: set[str]) -> None:
         """Forget entries the last build did not use (deleted or edited sources)."""
-        if len(keys) != len(self.entries) or any(k not in keys for k in self.entries):
-            self.entries = {k: v for k, v in self.entries.items() if k in keys}
-            self._dirty = True
+        stale = [k for k in self.entries if k not in keys]
+        for key in stale:
+            del self.entries[key]
+            self._dirty.add(_shard(key))
 
     def save(self) -> bool:
-        """Write the file if anything changed; True when written. Failure to write is not an error."""
-        path = self.path(self._loaded_from or "")
-        if path is None or not self._dirty or self._loaded_from is None:
+        """Write the shards that changed; True when any was written. Failure to write is not an error."""
+        if self.folder is None or not self._dirty or self._loaded_from is None:
             return False
-        data = {"format": FORMAT, "settings": self._loaded_from, "items": self.entries}
-        try:
-            _atomic_write(path, lambda handle: pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            return False
-        self._dirty = False
-        return True
+        settings = self._loaded_from
+        by_shard: dict[str, dict[str, Any]] = {shard: {} for shard in self._dirty}
+        for key, value in self.entries.items():
+            items = by_shard.get(_shard(key))
+            if items is not None:
+                items[key] = value
+        written = False
+        for shard, items in sorted(by_shard.items()):
+            path = self.path(settings, shard)
+            assert path is not None
+            data = {"format": FORMAT, "settings": settings, "items": items}
+            try:
+                _atomic_write(
+                    path, lambda handle, data=data: pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                )  # type: ignore[misc]
+            except OSError:
+                return written
+            written = True
+        self._dirty = set()
+        return written
 
 
 POST_INDEX = "posts-index.pickle"

@@ -64,8 +64,12 @@ def find_theme(source: Path, name: str) -> Theme:
     return Theme(dirs, theme_dir / "templates", (theme_dir / "static",))
 
 
-def make_environment(theme: Theme) -> jinja2.Environment:
-    """Autoescaping environment with the override chain and the ``theme:`` prefix."""
+def make_environment(theme: Theme, bytecode_dir: Path | None = None) -> jinja2.Environment:
+    """Autoescaping environment with the override chain and the ``theme:`` prefix.
+
+    ``bytecode_dir``: where compiled templates are kept between processes (Jinja checks each
+    against its source's checksum); compiling the theme costs ~0.1 s per build otherwise.
+    """
     loader = jinja2.ChoiceLoader(
         [
             jinja2.PrefixLoader({"theme": jinja2.FileSystemLoader(str(theme.theme_templates))}, delimiter=":"),
@@ -79,8 +83,17 @@ def make_environment(theme: Theme) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_bytecode_cache(bytecode_dir) if bytecode_dir is not None else None,
     )
     return env
+
+
+def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only site folder: compile in memory as before
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def fingerprint_assets(files: Mapping[str, bytes]) -> tuple[dict[str, bytes], dict[str, str]]:

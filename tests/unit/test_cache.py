@@ -50,14 +50,40 @@ def test_content_cache_round_trip_and_settings(tmp_path: Path) -> None:
 def test_corrupt_cache_file_is_ignored(tmp_path: Path) -> None:
     cache = ContentCache(tmp_path)
     cache.load("s")
-    cache.put("k", "v")
+    cache.put("a1", "v")
+    cache.put("b2", "w")
     cache.save()
-    path = cache.path("s")
-    assert path is not None
+    path = cache.path("s", "a")
+    assert path is not None and path.is_file()
     path.write_bytes(b"\x80\x05 this is not a pickle")
     fresh = ContentCache(tmp_path)
     fresh.load("s")
-    assert fresh.get("k") is None
+    assert fresh.get("a1") is None
+    assert fresh.get("b2") == "w"  # the other shard is still good
+
+
+def test_saving_after_one_change_rewrites_only_its_shard(tmp_path: Path) -> None:
+    cache = ContentCache(tmp_path)
+    cache.load("s")
+    for i in range(64):
+        cache.put(f"{i % 16:x}{i:03d}", i)
+    assert cache.save() is True
+    shards = sorted(tmp_path.glob("content-*.pickle"))
+    assert len(shards) == 16
+    before = {p.name: p.stat().st_mtime_ns for p in shards}
+    again = ContentCache(tmp_path)
+    again.load("s")
+    assert len(again.entries) == 64
+    again.keep_only({k for k in again.entries if k != "3003"})  # a deleted post
+    again.put("3999", "new")  # and an edited one, in the same shard
+    assert again.save() is True
+    after = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("content-*.pickle")}
+    changed = sorted(name for name in after if after[name] != before[name])
+    assert changed == [ContentCache(tmp_path).path("s", "3").name]  # type: ignore[union-attr]
+    third = ContentCache(tmp_path)
+    third.load("s")
+    assert third.get("3003") is None and third.get("3999") == "new" and len(third.entries) == 64
+    assert again.save() is False  # nothing changed since
 
 
 def test_second_build_with_nothing_changed_is_skipped_and_rewrites_nothing(tmp_path: Path) -> None:
