@@ -148,6 +148,15 @@ def _atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None
 SHARDS = "0123456789abcdef"  # cache keys are hex digests: their first digit picks the shard
 
 
+def _pickler(data: Any) -> Callable[[IO[bytes]], None]:
+    """Streams ``data`` into the open file (no second copy of a big pickle in memory)."""
+
+    def dump(handle: IO[bytes]) -> None:
+        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    return dump
+
+
 def _shard(key: str) -> str:
     first = key[:1]
     return first if first and first in SHARDS else "0"
@@ -218,11 +227,8 @@ class ContentCache:
         for shard, items in sorted(by_shard.items()):
             path = self.path(settings, shard)
             assert path is not None
-            data = {"format": FORMAT, "settings": settings, "items": items}
             try:
-                _atomic_write(
-                    path, lambda handle, data=data: pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                )  # type: ignore[misc]
+                _atomic_write(path, _pickler({"format": FORMAT, "settings": settings, "items": items}))
             except OSError:
                 return written
             written = True
