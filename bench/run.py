@@ -58,6 +58,7 @@ class SizeResult:
     """Medians for one corpus size (seconds, MiB)."""
 
     posts: int
+    engine: str = "python-markdown"  # markdown.engine of the generated site
     pages: int = 0
     cold: float | None = None
     warm: float | None = None
@@ -120,17 +121,21 @@ def say(quiet: bool, text: str) -> None:
 # --- the site ----------------------------------------------------------------------------------
 
 
-def ensure_site(work: Path, posts: int, seed: int) -> Path:
-    """Generate the site once per (size, seed); reuse it when its manifest matches."""
-    site = work / f"site-{posts}-s{seed}"
+def ensure_site(work: Path, posts: int, seed: int, engine: str = "python-markdown") -> Path:
+    """Generate the site once per (size, seed, engine); reuse it when its manifest matches."""
+    site = work / (f"site-{posts}-s{seed}" + ("" if engine == "python-markdown" else f"-{engine}"))
     manifest = site / "corpus.json"
     try:
         current = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         current = {}
-    if current.get("posts") != posts or current.get("seed") != seed:
+    if (
+        current.get("posts") != posts
+        or current.get("seed") != seed
+        or current.get("engine", "python-markdown") != engine
+    ):
         shutil.rmtree(site, ignore_errors=True)
-        write_site(site, posts, seed)
+        write_site(site, posts, seed, engine=engine)
     return site
 
 
@@ -164,11 +169,13 @@ def listings_show(out: Path, post_url: str, title: str) -> bool:
     return found >= 2  # at least the archive and one tag page
 
 
-def measure_size(posts: int, args: argparse.Namespace, hugo: Path | None) -> SizeResult:
-    site = ensure_site(args.work, posts, args.seed)
+def measure_size(
+    posts: int, args: argparse.Namespace, hugo: Path | None, engine: str = "python-markdown"
+) -> SizeResult:
+    site = ensure_site(args.work, posts, args.seed, engine)
     out = args.work / f"out-{posts}"
     env = child_env()
-    res = SizeResult(posts)
+    res = SizeResult(posts, engine)
     extra: list[str] = []
     if args.jobs:
         env["NETJOURNAL_JOBS"] = str(args.jobs)
@@ -433,8 +440,9 @@ def table(results: list[SizeResult], network: dict[str, Any] | None, serve: list
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        engine = "" if r.engine == "python-markdown" else f" ({r.engine})"
         lines.append(
-            f"| {r.posts:,} | {r.pages:,} | {fmt(r.cold)} | {fmt(r.warm)} ({r.warm_written} rewritten) "
+            f"| {r.posts:,}{engine} | {r.pages:,} | {fmt(r.cold)} | {fmt(r.warm)} ({r.warm_written} rewritten) "
             f"| {fmt(r.edit)}{'' if r.edit_listings_ok else ' (listings NOT updated)'} "
             f"| {fmt(r.peak_mib, 'MiB')} "
             f"| {fmt(r.hugo_cold)} | {ratio(r.cold, r.hugo_cold)} | {ratio(r.warm, r.hugo_cold)} "
@@ -478,6 +486,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--serve-sizes", default="1000", help="post counts for --serve (default 1000)")
     p.add_argument("--no-builds", action="store_true", help="skip the build measurements")
     p.add_argument("--jobs", type=int, default=0, help="Markdown processes (default: all cores)")
+    p.add_argument(
+        "--engine",
+        default="python-markdown",
+        help="markdown.engine of the generated sites; comma-separated to measure several in one run "
+        "(e.g. python-markdown,cmark)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"scratch folder (default {DEFAULT_WORK})")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -501,8 +515,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[SizeResult] = []
     if not args.no_builds:
         for n in sizes:
-            say(args.quiet, f"{n} posts")
-            results.append(measure_size(n, args, hugo))
+            for engine in args.engine.split(","):
+                say(args.quiet, f"{n} posts ({engine})")
+                results.append(measure_size(n, args, hugo, engine.strip()))
     network = measure_network(args) if args.network else None
     serve = [measure_serve(args, int(n)) for n in args.serve_sizes.split(",")] if args.serve else []
     print(table(results, network, serve))
