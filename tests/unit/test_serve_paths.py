@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -11,8 +12,12 @@ import pytest
 from builder.errors import SiteError, SiteErrors
 from builder.serve import (
     CLIENT_PATH,
+    IMMUTABLE,
+    NO_STORE,
     EventHub,
+    cache_control,
     client_script,
+    client_version,
     content_type,
     error_payload,
     format_errors,
@@ -120,7 +125,7 @@ def test_content_types(name: str, ctype: str) -> None:
 def test_inject_before_the_last_body_close() -> None:
     html = b"<html><body><pre>&lt;/body&gt; </body></pre></BODY></html>"
     got = inject_client(html, 7)
-    tag = f'<script src="{CLIENT_PATH}" data-generation="7"'.encode()
+    tag = f'<script src="{CLIENT_PATH}?v={client_version()}" data-generation="7"'.encode()
     assert got.index(tag) == html.rindex(b"</BODY>")
     assert got.count(b"<script") == 1
     assert got.replace(got[got.index(tag) : got.index(b"</script>") + 9], b"") == html
@@ -136,6 +141,27 @@ def test_client_script_is_packaged_and_uses_text_only() -> None:
     assert "EventSource" in js
     assert "sessionStorage" in js
     assert "innerHTML" not in js and "insertAdjacentHTML" not in js
+
+
+def test_client_version_is_the_scripts_hash() -> None:
+    assert client_version() == hashlib.sha256(client_script()).hexdigest()[:10]
+    assert cache_control(CLIENT_PATH, f"v={client_version()}", client_script()) == IMMUTABLE
+    assert cache_control(CLIENT_PATH, "v=0123456789", client_script()) == NO_STORE  # an old script's URL
+    assert cache_control(CLIENT_PATH, "", client_script()) == NO_STORE
+
+
+def test_only_content_addressed_files_may_be_cached() -> None:
+    css = b"body { color: red }"
+    digest = hashlib.sha256(css).hexdigest()[:10]
+    assert cache_control(f"/static/css/style.{digest}.css", "", css) == IMMUTABLE
+    assert cache_control(f"/static/css/style.{digest}.css", "netjournal=123", css) == IMMUTABLE  # CSS swap bust
+    assert cache_control("/static/js/vendor/d3.min.js", f"v={digest}", css) == IMMUTABLE
+    # a hash-like name whose hash is not the content's (a file named so by hand, or stale) is never cached
+    assert cache_control("/static/css/style.0123456789.css", "", css) == NO_STORE
+    assert cache_control(f"/static/css/style.{digest}.css", "", css + b" ") == NO_STORE
+    assert cache_control("/static/css/style.css", "", css) == NO_STORE
+    assert cache_control("/static/js/vendor/d3.min.js", "", css) == NO_STORE
+    assert cache_control(f"/static/css/empty.{hashlib.sha256(b'').hexdigest()[:10]}.css", "", b"") == NO_STORE
 
 
 def test_sse_frames_prefix_every_data_line() -> None:
