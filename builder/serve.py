@@ -923,7 +923,8 @@ def _event_filter() -> list[Any]:
 
 #: How long watchdog's inotify backend holds a rename's first half to pair it with the second.
 #: Both halves arrive in one read, so a few milliseconds pair them as well as the default 0.5 s,
-#: which every editor that saves by renaming a temporary file (vim, emacs, JetBrains) would pay.
+#: which is paid in full whenever the second half never comes: a post moved to the trash or
+#: out of the site, a file moved between two watched folders (measured: 501 ms -> 6 ms).
 MOVE_PAIRING_SECONDS = 0.005
 
 
