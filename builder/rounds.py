@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from .errors import ErrorList, SiteError, SiteErrors, did_you_mean
+from .nogc import paused_gc
 from .yamlsrc import LineDict, LineList, line_of, load_yaml, regular_yaml
 
 PERSON_KEYS = ("name", "organisation", "sector", "public", "joined", "active")
@@ -80,8 +81,9 @@ class RoundData:
 def load_round_data(people: tuple[str, str] | None, rounds: Sequence[tuple[str, str]]) -> RoundData:
     """Parse ``(path, text)`` sources into :class:`RoundData`; raise :class:`SiteErrors` with all problems."""
     errors = ErrorList()
-    persons = _load_people(people, errors) if people else {}
-    parsed = [r for r in (_load_round(path, text, errors) for path, text in rounds) if r is not None]
+    with paused_gc():  # hundreds of thousands of small objects, no cycles
+        persons = _load_people(people, errors) if people else {}
+        parsed = [r for r in (_load_round(path, text, errors) for path, text in rounds) if r is not None]
     _check_duplicate_numbers(parsed, errors)
     errors.raise_if_any()
     return RoundData(people=persons, rounds=tuple(sorted(parsed, key=lambda r: r.number)))
