@@ -42,6 +42,7 @@ TRACE = re.compile(
     r"quiet wait (?P<quiet>[\d.]+) ms, .*?build (?P<build>[\d.]+) ms \(builder says (?P<builder>[\d.]+|-)\).*?"
     r"\[event@(?P<event>[\d.]+) sent@(?P<sent>[\d.]+)\]"
 )
+BUILT = re.compile(r"built \d+ pages in (?P<ms>\d+) ms")
 ASSETS = re.compile(rb'<(?:link[^>]+rel="stylesheet"[^>]+href|script[^>]+src)="(/[^"]+)"')
 
 
@@ -83,7 +84,7 @@ class ServerLog:
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
-        self.lines: list[str] = []
+        self.lines: list[tuple[float, str]] = []  # (monotonic time read, line)
         self.cond = threading.Condition()
 
     def wait_for_url(self, timeout: float = 900) -> str:
@@ -103,14 +104,21 @@ class ServerLog:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             with self.cond:
-                self.lines.append(line)
+                self.lines.append((time.monotonic(), line))
                 self.cond.notify_all()
 
     def trace_after(self, saved: float, timeout: float = 30) -> dict[str, float] | None:
-        """The rebuild trace whose first event came after ``saved``."""
+        """The rebuild trace whose first event came after ``saved``.
+
+        A server without ``NETJOURNAL_SERVE_DEBUG`` support (an older netjournal, for before/after
+        figures) prints only ``built N pages in X ms``: then that is the build time.
+        """
 
         def find() -> dict[str, float] | None:
-            for line in self.lines:
+            for read, line in self.lines:
+                built = BUILT.search(line)
+                if built and read >= saved and not any("timing:" in text for _, text in self.lines):
+                    return {"build": float(built["ms"]) / 1000}
                 m = TRACE.search(line)
                 if m and float(m["event"]) >= saved:
                     builder = m["builder"]
