@@ -442,44 +442,52 @@ def compute_all(
 
 
 def _advance(state: GraphState, rnd: Round, previous: set[str]) -> dict[str, Any]:
-    """Apply round k to the state; return the this-round figures (needs G_(k-1), so before edges)."""
+    """Apply round k to the state; return the this-round figures, measured against G_(k-1).
+
+    Newcomers become nodes first (isolated, so G_(k-1)'s components are unchanged); every
+    meeting is classified before any of round k's edges is added, then the edges go in.
+    This is the hot loop of a cold build (every meeting of every round), hence the inlining.
+    """
     participants = rnd.participants()
-    index, edges, orgs, find = state.index, state.edges, state.orgs, state.uf.find
-    newcomers = sum(1 for pid in participants if pid not in index)
-    met_pairs = [pair for g in rnd.groups if g.met for pair in combinations(g.people, 2)]
-    new = repeat = bridging = cross = known = 0
-    for a, b in met_pairs:  # measured against G_(k-1): no node or edge of round k added yet
-        ia, ib = index.get(a), index.get(b)
-        if ia is not None and ib is not None:
-            if ((ia, ib) if ia < ib else (ib, ia)) in edges:
-                repeat += 1
-            else:
-                new += 1
-            bridging += find(ia) != find(ib)
-        else:
-            new += 1
-        oa, ob = orgs.get(a), orgs.get(b)
-        if oa is not None and ob is not None:
-            known += 1
-            cross += oa != ob
+    index = state.index
+    known = len(state.order)  # nodes of G_(k-1) are 0..known-1
     for pid in participants:
         if pid not in index:
             state.node(pid)
+    met_pairs = [(index[a], index[b]) for g in rnd.groups if g.met for a, b in combinations(g.people, 2)]
+    edges, org_of, parent = state.edges, state.org_of, state.uf.parent
+    new = repeat = bridging = cross = with_orgs = 0
+    for a, b in met_pairs:
+        if ((a, b) if a < b else (b, a)) in edges:
+            repeat += 1
+        else:
+            new += 1
+            if a < known and b < known:
+                ra, rb = a, b
+                while parent[ra] != ra:
+                    ra = parent[ra]
+                while parent[rb] != rb:
+                    rb = parent[rb]
+                bridging += ra != rb
+        oa, ob = org_of[a], org_of[b]
+        if oa is not None and ob is not None:
+            with_orgs += 1
+            cross += oa != ob
     number = rnd.number
     for a, b in met_pairs:
-        state.add_edge(index[a], index[b], number)
+        state.add_edge(a, b, number)
     groups = len(rnd.groups)
     met = sum(1 for g in rnd.groups if g.met)
     return {
         "participants": len(participants),
-        "newcomers": newcomers,
-        "lapsed": len(previous - set(participants)),
+        "newcomers": len(state.order) - known,
+        "lapsed": len(previous.difference(participants)),
         "pairs": sum(1 for g in rnd.groups if len(g.people) == 2),
         "triads": sum(1 for g in rnd.groups if len(g.people) == 3),
         "completion_rate": met / groups if groups else None,
         "new_connections": new,
         "repeat_pairings": repeat,
-        "round_cross_org_share": cross / known if known else None,
+        "round_cross_org_share": cross / with_orgs if with_orgs else None,
         "bridging_pairs": bridging,
     }
 
@@ -655,23 +663,24 @@ def _batched_brandes(matrix: csr_matrix, sources: list[int]) -> tuple[np.ndarray
     sigma[sources, cols] = 1.0
     depth[sources, cols] = 0
     frontier = sigma.copy()
-    level = 0
-    while True:
+    level, unreached = 0, m * count - count
+    while unreached:
         reached = _spread(matrix, frontier)
         new = (reached > 0) & (depth < 0)
-        if not new.any():
-            break
+        found = int(np.count_nonzero(new))
+        if not found:
+            break  # not connected: the rest is unreachable
         level += 1
         if level > MAX_BATCH_LEVELS:
             return None
         depth[new] = level
         frontier = np.where(new, reached, 0.0)
         sigma += frontier
+        unreached -= found
     delta = np.zeros((m, count))
-    for current in range(level, 0, -1):
+    for current in range(level, 1, -1):  # level 1 would only feed the sources, whose delta is unused
         share = np.divide(1.0 + delta, sigma, out=np.zeros((m, count)), where=depth == current)
         delta += np.where(depth == current - 1, sigma * _spread(matrix, share), 0.0)
-    delta[sources, cols] = 0.0
     return depth.T, delta.sum(axis=1)
 
 
