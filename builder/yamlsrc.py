@@ -284,19 +284,20 @@ def _regular_yaml(text: str) -> LineDict:
     block_indent = -1
     open_key: Any = None  # a top-level key written as "key:" whose value may follow
     for number, raw in enumerate(text.split("\n"), start=1):
-        if _SKIP_LINE.fullmatch(raw):
-            continue
-        item = _ITEM_LINE.fullmatch(raw)
+        item = _ITEM_LINE.fullmatch(raw)  # the common line first: "  - [p00017, p00342]"
         if item is not None:
-            indent = len(item.group("indent"))
+            indent = item.end("indent")
             if block is None and open_key is not None and (indent > 0 or raw.startswith("- ")):
                 block = LineList()
                 block.line, block.item_lines, block_indent = number, [], indent
                 top[open_key] = block
             if not isinstance(block, LineList) or indent != block_indent:
                 raise _Unsupported
-            block.append(_flow_value(item.group("value"), number))
+            value = item.group("value")
+            block.append(_flow_list(value, number) if value[0] == "[" else _flow_value(value, number))
             block.item_lines.append(number)
+            continue
+        if _SKIP_LINE.fullmatch(raw):
             continue
         entry = _KEY_LINE.fullmatch(raw)
         if entry is None:
