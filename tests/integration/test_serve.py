@@ -11,6 +11,7 @@ import http.client
 import io
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -692,3 +693,41 @@ def test_draft_flag_and_date_changes_update_every_listing(site: Path, tmp_path: 
         archive = get(srv.port, "/archive/")[2]
         assert b"2010" in archive and b"/posts/hello/" in archive
         assert b"/posts/hello/" in get(srv.port, "/tags/alpha/")[2]
+
+
+def test_debug_log_times_every_stage_of_a_rebuild_and_each_request(site: Path, tmp_path: Path) -> None:
+    out = io.StringIO()
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=True, serve=True)
+    with DevServer(options, port=0, out=out, debug=True) as srv:
+        stream = EventStream(srv.port)
+        try:
+            write_post(site, "2020-01-01-hello.md", "Hello", "Timed edit.", tags=["alpha"])
+            stream.wait_for("reload")
+            get(srv.port, post_url("hello"))
+            wait_until(lambda: "timing: burst" in out.getvalue(), what="the rebuild's timing line")
+        finally:
+            stream.close()
+    text = out.getvalue()
+    number = r"\d+\.\d"
+    stages = (
+        rf"burst {number} ms, quiet wait {number} ms, to build {number} ms, build {number} ms \(builder says {number}\)"
+    )
+    assert re.search(stages + rf", announce {number} ms; first event -> reload sent {number} ms", text), text
+    quiet = float(re.search(rf"quiet wait ({number}) ms", text)[1])  # type: ignore[index]
+    assert quiet >= srv.debouncer.quiet * 1000 - 1
+    assert re.search(rf"timing: GET /posts/hello/ waited {number} ms for the build, answered in {number} ms", text)
+    assert "timing: sent reload to a browser" in text
+
+
+def test_no_timing_lines_without_debug(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NETJOURNAL_SERVE_DEBUG", raising=False)
+    out = io.StringIO()
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=True, serve=True)
+    with DevServer(options, port=0, out=out) as srv:
+        stream = EventStream(srv.port)
+        try:
+            write_post(site, "2020-01-01-hello.md", "Hello", "Quiet edit.", tags=["alpha"])
+            stream.wait_for("reload")
+        finally:
+            stream.close()
+    assert "built" in out.getvalue() and "timing:" not in out.getvalue()

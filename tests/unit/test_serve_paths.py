@@ -15,10 +15,12 @@ from builder.serve import (
     IMMUTABLE,
     NO_STORE,
     EventHub,
+    RebuildTrace,
     cache_control,
     client_script,
     client_version,
     content_type,
+    debug_enabled,
     error_payload,
     format_errors,
     inject_client,
@@ -224,3 +226,22 @@ def test_public_url() -> None:
     assert public_url("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
     assert public_url("0.0.0.0", 81) == "http://localhost:81/"
     assert public_url("::1", 9) == "http://[::1]:9/"
+
+
+def test_rebuild_trace_line_gives_each_stage_in_ms() -> None:
+    trace = RebuildTrace(first_event=10.0, last_event=10.001, due=10.021, build_start=10.0215)
+    trace.build_end, trace.announced, trace.builder_seconds = 10.1215, 10.122, 0.0995
+    line = trace.line()
+    assert "burst 1.0 ms, quiet wait 20.0 ms, to build 0.5 ms, build 100.0 ms (builder says 99.5)" in line
+    assert "announce 0.5 ms; first event -> reload sent 122.0 ms" in line
+    assert "[event@10.000000 sent@10.122000]" in line
+    unfinished = RebuildTrace(first_event=1.0, last_event=1.0, due=1.02, build_start=1.03, build_end=1.5).line()
+    assert "announce - ms" in unfinished and "builder says -" in unfinished  # a failed build: never announced
+
+
+@pytest.mark.parametrize(
+    ("value", "on"), [("", False), ("0", False), ("off", False), ("no", False), ("1", True), ("yes", True)]
+)
+def test_debug_switch(value: str, on: bool) -> None:
+    assert debug_enabled({"NETJOURNAL_SERVE_DEBUG": value}) is on
+    assert debug_enabled({}) is False
