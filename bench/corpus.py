@@ -392,9 +392,12 @@ def write_rounds(site: Path, people: int, rounds: int, seed: int = 1, everyone: 
         (site / "data" / "rounds" / f"round-{k}.yaml").write_text(text, encoding="utf-8")
 
 
-def write_site(site: Path, posts: int, seed: int = 42, people: int = 40, rounds: int = 8) -> dict[str, Any]:
+def write_site(
+    site: Path, posts: int, seed: int = 42, people: int = 40, rounds: int = 8, engine: str = "python-markdown"
+) -> dict[str, Any]:
     """A complete netjournal site folder: site.yaml, N posts, a small round data set.
 
+    ``engine`` is written into site.yaml (``markdown.engine``) unless it is the default.
     The folder must not exist or be a previous benchmark site (its content is replaced).
     """
     post_dir = site / "content" / "posts"
@@ -402,7 +405,8 @@ def write_site(site: Path, posts: int, seed: int = 42, people: int = 40, rounds:
         for old in post_dir.glob("*.md"):
             old.unlink()
     post_dir.mkdir(parents=True, exist_ok=True)
-    (site / "site.yaml").write_text(SITE_YAML, encoding="utf-8")
+    engine_yaml = "" if engine == "python-markdown" else f"markdown:\n  engine: {engine}\n"
+    (site / "site.yaml").write_text(SITE_YAML + engine_yaml, encoding="utf-8")
     words = 0
     for i in range(1, posts + 1):
         post = make_post(seed, i)
@@ -410,7 +414,14 @@ def write_site(site: Path, posts: int, seed: int = 42, people: int = 40, rounds:
         words += post["words"]
     if rounds:
         write_rounds(site, people, rounds, seed)
-    manifest = {"posts": posts, "seed": seed, "words_total": words, "people": people, "rounds": rounds}
+    manifest = {
+        "posts": posts,
+        "seed": seed,
+        "words_total": words,
+        "people": people,
+        "rounds": rounds,
+        "engine": engine,
+    }
     (site / "corpus.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 

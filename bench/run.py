@@ -14,8 +14,6 @@ survive a noisy machine better than seconds do.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
 import os
 import platform
@@ -24,7 +22,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -58,6 +55,7 @@ class SizeResult:
     """Medians for one corpus size (seconds, MiB)."""
 
     posts: int
+    engine: str = "python-markdown"  # markdown.engine of the generated site
     pages: int = 0
     cold: float | None = None
     warm: float | None = None
@@ -120,17 +118,21 @@ def say(quiet: bool, text: str) -> None:
 # --- the site ----------------------------------------------------------------------------------
 
 
-def ensure_site(work: Path, posts: int, seed: int) -> Path:
-    """Generate the site once per (size, seed); reuse it when its manifest matches."""
-    site = work / f"site-{posts}-s{seed}"
+def ensure_site(work: Path, posts: int, seed: int, engine: str = "python-markdown") -> Path:
+    """Generate the site once per (size, seed, engine); reuse it when its manifest matches."""
+    site = work / (f"site-{posts}-s{seed}" + ("" if engine == "python-markdown" else f"-{engine}"))
     manifest = site / "corpus.json"
     try:
         current = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         current = {}
-    if current.get("posts") != posts or current.get("seed") != seed:
+    if (
+        current.get("posts") != posts
+        or current.get("seed") != seed
+        or current.get("engine", "python-markdown") != engine
+    ):
         shutil.rmtree(site, ignore_errors=True)
-        write_site(site, posts, seed)
+        write_site(site, posts, seed, engine=engine)
     return site
 
 
@@ -164,11 +166,13 @@ def listings_show(out: Path, post_url: str, title: str) -> bool:
     return found >= 2  # at least the archive and one tag page
 
 
-def measure_size(posts: int, args: argparse.Namespace, hugo: Path | None) -> SizeResult:
-    site = ensure_site(args.work, posts, args.seed)
+def measure_size(
+    posts: int, args: argparse.Namespace, hugo: Path | None, engine: str = "python-markdown"
+) -> SizeResult:
+    site = ensure_site(args.work, posts, args.seed, engine)
     out = args.work / f"out-{posts}"
     env = child_env()
-    res = SizeResult(posts)
+    res = SizeResult(posts, engine)
     extra: list[str] = []
     if args.jobs:
         env["NETJOURNAL_JOBS"] = str(args.jobs)
@@ -320,97 +324,12 @@ def measure_network(args: argparse.Namespace) -> dict[str, Any]:
 # --- serve -------------------------------------------------------------------------------------
 
 
-class EventStream:
-    """Reads the preview server's Server-Sent Events in a thread; records (time, event)."""
-
-    def __init__(self, host: str, port: int):
-        self.events: list[tuple[float, str]] = []
-        self.cond = threading.Condition()
-        self.conn = http.client.HTTPConnection(host, port, timeout=120)
-        self.conn.request("GET", "/__netjournal/events")
-        self.response = self.conn.getresponse()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        with contextlib.suppress(OSError, ValueError, http.client.HTTPException):
-            for raw in self.response:
-                line = raw.decode(errors="replace").strip()
-                if line.startswith("event:"):
-                    with self.cond:
-                        self.events.append((time.perf_counter(), line.partition(":")[2].strip()))
-                        self.cond.notify_all()
-
-    def wait_for(self, name: str, after: int, timeout: float) -> float | None:
-        with self.cond:
-            ok = self.cond.wait_for(lambda: any(e == name for _, e in self.events[after:]), timeout=timeout)
-            if not ok:
-                return None
-            return next(t for t, e in self.events[after:] if e == name)
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
-
-
 def measure_serve(args: argparse.Namespace, posts: int) -> dict[str, Any]:
-    """Save a post -> 'reload' event -> the edited page fetched (what a browser reload does)."""
+    """Save a post -> 'reload' event -> the edited page fetched; see bench/serve_latency.py."""
+    from bench.serve_latency import measure_serve as measure
+
     site = ensure_site(args.work, posts, args.seed)
-    cmd = [sys.executable, "-m", "builder", "serve", "--source", str(site), "--port", "0"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env(), text=True)
-    target = post_path(site, max(1, posts // 3), args.seed)
-    original = target.read_text(encoding="utf-8")
-    times: list[float] = []
-    stream = None
-    try:
-        url = _wait_for_url(proc)
-        host, port = re.match(r"http://([^:/]+):(\d+)", url).groups()  # type: ignore[union-attr]
-        stream = EventStream(host, int(port))
-        time.sleep(0.5)
-        for i in range(args.repeat + 1):  # the first edit warms the in-memory caches; not counted
-            text, title = edited_text(original, 100 + i)
-            seen = len(stream.events)
-            saved = time.perf_counter()
-            target.write_text(text, encoding="utf-8")
-            when = stream.wait_for("reload", seen, timeout=120)
-            if when is None:
-                raise RuntimeError("serve sent no reload event within 120 s")
-            conn = http.client.HTTPConnection(host, int(port), timeout=60)
-            conn.request("GET", f"/posts/{target.stem}/")
-            body = conn.getresponse().read().decode()
-            conn.close()
-            done = time.perf_counter()
-            if title not in body:
-                raise RuntimeError("the reloaded page does not show the edit")
-            if i:
-                times.append(done - saved)
-            say(args.quiet, f"  serve {posts} posts: save -> reloaded page {done - saved:.3f} s")
-            time.sleep(0.3)
-    finally:
-        target.write_text(original, encoding="utf-8")
-        if stream:
-            stream.close()
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=20)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return {"posts": posts, "reload": median(times), "runs": times}
-
-
-def _wait_for_url(proc: subprocess.Popen[str]) -> str:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            raise RuntimeError("serve exited before it was ready")
-        found = re.search(r"at (http://\S+)", line)
-        if found:
-            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
-            return found.group(1)
-    raise RuntimeError("serve did not start")
+    return measure(args, posts, site, child_env(), lambda text: say(args.quiet, text))
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -433,8 +352,9 @@ def table(results: list[SizeResult], network: dict[str, Any] | None, serve: list
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        engine = "" if r.engine == "python-markdown" else f" ({r.engine})"
         lines.append(
-            f"| {r.posts:,} | {r.pages:,} | {fmt(r.cold)} | {fmt(r.warm)} ({r.warm_written} rewritten) "
+            f"| {r.posts:,}{engine} | {r.pages:,} | {fmt(r.cold)} | {fmt(r.warm)} ({r.warm_written} rewritten) "
             f"| {fmt(r.edit)}{'' if r.edit_listings_ok else ' (listings NOT updated)'} "
             f"| {fmt(r.peak_mib, 'MiB')} "
             f"| {fmt(r.hugo_cold)} | {ratio(r.cold, r.hugo_cold)} | {ratio(r.warm, r.hugo_cold)} "
@@ -449,8 +369,11 @@ def table(results: list[SizeResult], network: dict[str, Any] | None, serve: list
             f"diagram data {network['diagram']:.2f}; whole process {network['wall']:.2f} s, "
             f"peak {network['peak_mib']:.0f} MiB)"
         )
-    for s in serve:
-        lines.append(f"`serve`, save → reloaded page, {s['posts']:,} posts: {s['reload'] * 1000:.0f} ms (median)")
+    if serve:
+        from bench.serve_latency import summary
+
+        lines.append("")
+        lines.extend(line for s in serve for line in summary(s))
     return "\n".join(lines)
 
 
@@ -476,8 +399,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=50, help="rounds for --network (default 50)")
     p.add_argument("--serve", action="store_true", help="time save -> reload in serve")
     p.add_argument("--serve-sizes", default="1000", help="post counts for --serve (default 1000)")
+    p.add_argument(
+        "--serve-save", choices=("write", "rename", "both"), default="both", help="how --serve saves (default both)"
+    )
+    p.add_argument("--serve-browser", action="store_true", help="--serve also times reloads in headless Chromium")
     p.add_argument("--no-builds", action="store_true", help="skip the build measurements")
     p.add_argument("--jobs", type=int, default=0, help="Markdown processes (default: all cores)")
+    p.add_argument(
+        "--engine",
+        default="python-markdown",
+        help="markdown.engine of the generated sites; comma-separated to measure several in one run "
+        "(e.g. python-markdown,cmark)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"scratch folder (default {DEFAULT_WORK})")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -501,8 +434,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[SizeResult] = []
     if not args.no_builds:
         for n in sizes:
-            say(args.quiet, f"{n} posts")
-            results.append(measure_size(n, args, hugo))
+            for engine in args.engine.split(","):
+                say(args.quiet, f"{n} posts ({engine})")
+                results.append(measure_size(n, args, hugo, engine.strip()))
     network = measure_network(args) if args.network else None
     serve = [measure_serve(args, int(n)) for n in args.serve_sizes.split(",")] if args.serve else []
     print(table(results, network, serve))

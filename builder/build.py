@@ -146,7 +146,14 @@ class Builder:
         if folder != self._content_folder:
             self._content = ContentCache(folder)
             self._content_folder = folder
-        settings = _key(__version__, code_fingerprint(), config.timezone, config.base_path)
+        settings = _key(
+            __version__,
+            code_fingerprint(),
+            code_fingerprint(("fastmd.py",), ("cmarkgfm",)),
+            config.timezone,
+            config.base_path,
+            config.markdown.engine,
+        )
         self._content.load(settings)
         return settings
 
@@ -186,6 +193,7 @@ class Builder:
             config.base_path,
             jobs=options.jobs,
             on_progress=report,
+            engine=config.markdown.engine,
         )
         errors = ErrorList()
         for index, outcome in zip(missing, outcomes, strict=True):

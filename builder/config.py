@@ -7,6 +7,7 @@ unknown keys are rejected with a "did you mean" so typos never pass silently.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,16 @@ class NetworkConfig:
     exact_paths_up_to: int = 2000
     seed: int = 7
     explorer: str = "none"
+
+
+@dataclass(frozen=True)
+class MarkdownConfig:
+    """The ``markdown:`` section of site.yaml."""
+
+    engine: str = "python-markdown"
+
+
+MARKDOWN_ENGINES = ("python-markdown", "cmark")  # as markup.ENGINES (markup imports Markdown; this must not)
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class SiteConfig:
     )
     search: bool = True
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    markdown: MarkdownConfig = field(default_factory=MarkdownConfig)
 
     @property
     def base_path(self) -> str:
@@ -88,6 +100,11 @@ CONFIG_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "menu": ((list,), "Navigation entries: a list of {title, url} (url relative to the site root)."),
     "search": ((bool,), "Build the full-text search index and page (needs Pagefind)."),
     "network": ((dict,), "Network diagram settings (see below)."),
+    "markdown": ((dict,), "Markdown engine settings (see below)."),
+}
+
+MARKDOWN_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "engine": ((str,), "python-markdown (default) or cmark (faster; needs pip install 'netjournal[fast]')."),
 }
 
 NETWORK_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -116,11 +133,16 @@ def parse_config(text: str | None, path: str = CONFIG_FILE) -> SiteConfig:
         net_values = _check_section(data["network"], NETWORK_KEYS, path, errors, prefix="network.")
         network = _validated_network(net_values, data["network"], path, errors)
     values.pop("network", None)
+    markdown = MarkdownConfig()
+    if isinstance(data.get("markdown"), dict):
+        md_values = _check_section(data["markdown"], MARKDOWN_KEYS, path, errors, prefix="markdown.")
+        markdown = _validated_markdown(md_values, data["markdown"], path, errors)
+    values.pop("markdown", None)
     if "menu" in values:
         values["menu"] = _parse_menu(values["menu"], data, path, errors)
     _check_values(values, data, path, errors)
     errors.raise_if_any()
-    return SiteConfig(**values, network=network)
+    return SiteConfig(**values, network=network, markdown=markdown)
 
 
 def _check_section(
@@ -150,6 +172,24 @@ def _validated_network(values: dict[str, Any], data: Any, path: str, errors: Err
             errors.add(path, line, f"network.{key} must be one of: {', '.join(allowed)}")
             values.pop(key)
     return NetworkConfig(**values)
+
+
+def _validated_markdown(values: dict[str, Any], data: Any, path: str, errors: ErrorList) -> MarkdownConfig:
+    """The engine must be known, and cmark's optional package installed (said here, not mid-build)."""
+    engine = values.get("engine", MarkdownConfig.engine)
+    line = data.line_of("engine") if isinstance(data, LineDict) else None
+    if engine not in MARKDOWN_ENGINES:
+        hint = did_you_mean(engine, MARKDOWN_ENGINES) or "leave it out for python-markdown"
+        errors.add(path, line, f"markdown.engine must be one of: {', '.join(MARKDOWN_ENGINES)}", hint)
+        return MarkdownConfig()
+    if engine == "cmark" and not cmark_installed():
+        errors.add(path, line, "markdown.engine cmark needs the cmarkgfm package", "pip install 'netjournal[fast]'")
+    return MarkdownConfig(engine=engine)
+
+
+def cmark_installed() -> bool:
+    """Whether the optional cmarkgfm package can be imported (without importing it)."""
+    return importlib.util.find_spec("cmarkgfm") is not None
 
 
 def _parse_menu(menu: list[Any], data: Any, path: str, errors: ErrorList) -> tuple[tuple[str, str], ...]:

@@ -13,11 +13,13 @@ import shlex
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextvars import ContextVar
 
 import markdown
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
+from .config import MARKDOWN_ENGINES
 from .errors import SiteError
 from .model import Embed, Rendered
 
@@ -31,6 +33,10 @@ EMBED_PLACEHOLDER = re.compile(r"<nj-embed ([^>]*)></nj-embed>")
 EMBED_ROW = re.compile(r"<p>NJEMBED(\d+)X</p>")
 FIRST_PARAGRAPH = re.compile(r"<p>.*?</p>", re.S)
 TAGS = re.compile(r"<[^>]+>")
+
+# The engine render_markdown uses when none is passed: parallel.parse_one sets it around one
+# parse_post/parse_page call (content.py renders bodies without knowing the site settings).
+ENGINE: ContextVar[str] = ContextVar("markdown_engine", default=MARKDOWN_ENGINES[0])
 
 _local = threading.local()
 
@@ -151,13 +157,22 @@ def embed_placeholder(embed: Embed) -> str:
     return f"<nj-embed {attrs}></nj-embed>"
 
 
-def render_markdown(text: str, path: str, first_line: int, base_path: str) -> Rendered:
-    """Render a post/page body. ``first_line`` is the body's line in the file (for errors)."""
+def render_markdown(text: str, path: str, first_line: int, base_path: str, engine: str | None = None) -> Rendered:
+    """Render a post/page body. ``first_line`` is the body's line in the file (for errors).
+
+    ``engine`` is one of config.MARKDOWN_ENGINES (default: the ENGINE context variable, normally
+    python-markdown); both go through the same directive/more-marker tokens.
+    """
     prepared, rows, links, has_more = _prepare(text, path, first_line)
-    md = _markdown_for(base_path)
-    md.reset()
-    body = md.convert(prepared)
-    toc = getattr(md, "toc", "")
+    if (engine or ENGINE.get()) == "cmark":
+        from .fastmd import convert
+
+        body, toc = convert(prepared, base_path)
+    else:
+        md = _markdown_for(base_path)
+        md.reset()
+        body = md.convert(prepared)
+        toc = getattr(md, "toc", "")
     body = EMBED_ROW.sub(lambda m: _row_html(rows[int(m.group(1))]), body)
     summary = ""
     if has_more:

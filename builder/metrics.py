@@ -319,6 +319,8 @@ class GraphState:
     triangles: list[int] = field(default_factory=list)  # folded: triangles through each node
     _folded_adj: list[set[int]] = field(default_factory=list)
     _folded: int = 0  # edges folded so far
+    _keys: Any = None  # both directions of every edge as sorted (tail << 32 | head), for CSR matrices
+    _keyed: int = 0  # edges merged into _keys so far
 
     def node(self, pid: str) -> int:
         found = self.index.get(pid)
@@ -371,6 +373,24 @@ class GraphState:
             bits[b] |= 1 << a
         self._folded = len(self.tails)
 
+    def edge_keys(self) -> np.ndarray:
+        """Every edge in both directions as ``tail << 32 | head``, sorted (CSR order).
+
+        Kept up to date by merging each round's new edges into the sorted array, instead of
+        sorting a quarter of a million edges from scratch for every measured round.
+        """
+        import numpy as np
+
+        if self._keys is None:
+            self._keys = np.zeros(0, dtype=np.int64)
+        if self._keyed < len(self.tails):
+            tails = np.asarray(self.tails[self._keyed :], dtype=np.int64)
+            heads = np.asarray(self.heads[self._keyed :], dtype=np.int64)
+            new = np.sort(np.concatenate([tails << 32 | heads, heads << 32 | tails]))
+            self._keys = np.insert(self._keys, np.searchsorted(self._keys, new), new)
+            self._keyed = len(self.tails)
+        return self._keys
+
 
 def data_fingerprint(data: RoundData, exact_paths_up_to: int, seed: int) -> str:
     """What every round's metrics depend on besides the rounds themselves (organisations, settings)."""
@@ -422,44 +442,52 @@ def compute_all(
 
 
 def _advance(state: GraphState, rnd: Round, previous: set[str]) -> dict[str, Any]:
-    """Apply round k to the state; return the this-round figures (needs G_(k-1), so before edges)."""
+    """Apply round k to the state; return the this-round figures, measured against G_(k-1).
+
+    Newcomers become nodes first (isolated, so G_(k-1)'s components are unchanged); every
+    meeting is classified before any of round k's edges is added, then the edges go in.
+    This is the hot loop of a cold build (every meeting of every round), hence the inlining.
+    """
     participants = rnd.participants()
-    index, edges, orgs, find = state.index, state.edges, state.orgs, state.uf.find
-    newcomers = sum(1 for pid in participants if pid not in index)
-    met_pairs = [pair for g in rnd.groups if g.met for pair in combinations(g.people, 2)]
-    new = repeat = bridging = cross = known = 0
-    for a, b in met_pairs:  # measured against G_(k-1): no node or edge of round k added yet
-        ia, ib = index.get(a), index.get(b)
-        if ia is not None and ib is not None:
-            if ((ia, ib) if ia < ib else (ib, ia)) in edges:
-                repeat += 1
-            else:
-                new += 1
-            bridging += find(ia) != find(ib)
-        else:
-            new += 1
-        oa, ob = orgs.get(a), orgs.get(b)
-        if oa is not None and ob is not None:
-            known += 1
-            cross += oa != ob
+    index = state.index
+    known = len(state.order)  # nodes of G_(k-1) are 0..known-1
     for pid in participants:
         if pid not in index:
             state.node(pid)
+    met_pairs = [(index[a], index[b]) for g in rnd.groups if g.met for a, b in combinations(g.people, 2)]
+    edges, org_of, parent = state.edges, state.org_of, state.uf.parent
+    new = repeat = bridging = cross = with_orgs = 0
+    for a, b in met_pairs:
+        if ((a, b) if a < b else (b, a)) in edges:
+            repeat += 1
+        else:
+            new += 1
+            if a < known and b < known:
+                ra, rb = a, b
+                while parent[ra] != ra:
+                    ra = parent[ra]
+                while parent[rb] != rb:
+                    rb = parent[rb]
+                bridging += ra != rb
+        oa, ob = org_of[a], org_of[b]
+        if oa is not None and ob is not None:
+            with_orgs += 1
+            cross += oa != ob
     number = rnd.number
     for a, b in met_pairs:
-        state.add_edge(index[a], index[b], number)
+        state.add_edge(a, b, number)
     groups = len(rnd.groups)
     met = sum(1 for g in rnd.groups if g.met)
     return {
         "participants": len(participants),
-        "newcomers": newcomers,
-        "lapsed": len(previous - set(participants)),
+        "newcomers": len(state.order) - known,
+        "lapsed": len(previous.difference(participants)),
         "pairs": sum(1 for g in rnd.groups if len(g.people) == 2),
         "triads": sum(1 for g in rnd.groups if len(g.people) == 3),
         "completion_rate": met / groups if groups else None,
         "new_connections": new,
         "repeat_pairings": repeat,
-        "round_cross_org_share": cross / known if known else None,
+        "round_cross_org_share": cross / with_orgs if with_orgs else None,
         "bridging_pairs": bridging,
     }
 
@@ -530,6 +558,8 @@ def _largest_component(state: GraphState) -> np.ndarray:
     import numpy as np
 
     uf = state.uf
+    if uf.largest == len(state.order):  # everyone is connected: the usual case after a few rounds
+        return np.arange(len(state.order))
     roots = np.fromiter((uf.find(v) for v in range(len(state.order))), dtype=np.int64, count=len(state.order))
     sizes = np.asarray(uf.size)[roots]
     target = roots[int(np.argmax(sizes))]  # argmax returns the first (earliest) maximum
@@ -548,31 +578,156 @@ def _path_figures(state: GraphState, limits: _Limits, number: int) -> dict[str, 
         sources = sorted(rng.sample(sources, limits.sample_sources))
     sampled = len(sources) < m
     import numpy as np
-    from scipy.sparse.csgraph import shortest_path
 
-    dist = shortest_path(matrix, method="D", directed=False, unweighted=True, indices=sources)
-    path_mean = float(dist.sum() / (len(sources) * (m - 1)))
-    diameter = int(dist.max())
-    scores = brandes(matrix, dist.astype(np.int32), sources)
+    distance_sum, diameter, scores = paths_and_betweenness(matrix, sources)
+    path_mean = float(distance_sum / (len(sources) * (m - 1)))
     order = np.lexsort((members, -np.round(scores, 9)))[:TOP_BRIDGES]
     top = tuple(int(members[i]) for i in order if scores[i] > 1e-12)
     return {"path_mean": path_mean, "diameter": diameter, "sampled": sampled, "bridge_nodes": top}
 
 
 def _csr(state: GraphState, members: np.ndarray) -> csr_matrix:
-    """Adjacency matrix of one component's nodes (relabelled 0..m-1 in ascending order), both directions."""
+    """Adjacency matrix of one component's nodes (relabelled 0..m-1 in ascending order), both directions.
+
+    Canonical CSR (column indices sorted within each row, float ones), built straight from the
+    sorted edge keys: relabelling keeps the order because ``members`` is ascending.
+    """
     import numpy as np
     from scipy.sparse import csr_matrix
 
-    local = np.full(len(state.order), -1, dtype=np.int64)
-    local[members] = np.arange(len(members))
-    tails = local[np.asarray(state.tails, dtype=np.int64)]
-    heads = local[np.asarray(state.heads, dtype=np.int64)]
-    keep = tails >= 0  # an edge lies inside or outside the component as a whole
-    tails, heads = tails[keep], heads[keep]
-    rows, cols = np.concatenate([tails, heads]), np.concatenate([heads, tails])
+    keys = state.edge_keys()
+    rows, cols = keys >> 32, keys & 0xFFFFFFFF
     size = len(members)
-    return csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(size, size))
+    if size != len(state.order):
+        local = np.full(len(state.order), -1, dtype=np.int64)
+        local[members] = np.arange(size)
+        rows, cols = local[rows], local[cols]
+        keep = rows >= 0  # an edge lies inside or outside the component as a whole
+        rows, cols = rows[keep], cols[keep]
+    indptr = np.searchsorted(rows, np.arange(size + 1))
+    return csr_matrix((np.ones(len(cols)), cols.astype(np.int32), indptr.astype(np.int32)), shape=(size, size))
+
+
+#: Sources handled together by :func:`paths_and_betweenness` (columns of its dense work arrays).
+SOURCE_BLOCK = 128
+#: Above this many BFS levels a block goes source by source instead (long chains early in a scheme).
+MAX_BATCH_LEVELS = 48
+
+
+def paths_and_betweenness(matrix: csr_matrix, sources: list[int]) -> tuple[float, int, np.ndarray]:
+    """``(sum of BFS distances, largest distance, betweenness)`` from ``sources`` in a connected graph.
+
+    Betweenness is scaled like :func:`brandes` (exact when every node is a source). Sources go in
+    blocks through :func:`_batched_brandes`: one sparse-matrix product per BFS level serves a
+    whole block, which is several times faster than one BFS per source on a dense late-round
+    graph. A block whose BFS runs deeper than :data:`MAX_BATCH_LEVELS` (a long chain) is done
+    source by source, where per-level cost does not multiply.
+    """
+    import numpy as np
+    from scipy.sparse.csgraph import shortest_path
+
+    m = matrix.shape[0]
+    total, diameter, scores = 0.0, 0, np.zeros(m)
+    for start in range(0, len(sources), SOURCE_BLOCK):
+        block = sources[start : start + SOURCE_BLOCK]
+        found = _batched_brandes(matrix, block)
+        if found is None:
+            dist = shortest_path(matrix, method="D", directed=True, unweighted=True, indices=block)
+            levels = dist.astype(np.int32)
+            if matrix.nnz < 55 * int(levels.max()):  # long and thin (a ring, a chain): plain loops win
+                dependency = _dependencies_by_walking(matrix, block)
+            else:
+                dependency = _dependencies(matrix, levels, block)
+        else:
+            levels, dependency = found
+        total += float(levels.sum())
+        diameter = max(diameter, int(levels.max()))
+        scores += dependency
+    return total, diameter, scores / 2.0 * (m / len(sources))
+
+
+def _batched_brandes(matrix: csr_matrix, sources: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Level-synchronous BFS and dependency accumulation for several sources at once.
+
+    Column j of the work arrays belongs to ``sources[j]``. Forward: the path counts of level
+    L+1 are ``A @ (sigma on level L)``, restricted to nodes not reached before. Backward:
+    ``delta[v] = sigma[v] * sum over successors w of (1 + delta[w]) / sigma[w]``, again one
+    product per level. Returns (distances, summed dependencies) or None when too deep.
+    """
+    import numpy as np
+
+    m, count = matrix.shape[0], len(sources)
+    cols = np.arange(count)
+    depth = np.full((m, count), -1, dtype=np.int32)
+    sigma = np.zeros((m, count))
+    sigma[sources, cols] = 1.0
+    depth[sources, cols] = 0
+    frontier = sigma.copy()
+    level, unreached = 0, m * count - count
+    while unreached:
+        reached = _spread(matrix, frontier)
+        new = (reached > 0) & (depth < 0)
+        found = int(np.count_nonzero(new))
+        if not found:
+            break  # not connected: the rest is unreachable
+        level += 1
+        if level > MAX_BATCH_LEVELS:
+            return None
+        depth[new] = level
+        frontier = np.where(new, reached, 0.0)
+        sigma += frontier
+        unreached -= found
+    delta = np.zeros((m, count))
+    for current in range(level, 1, -1):  # level 1 would only feed the sources, whose delta is unused
+        share = np.divide(1.0 + delta, sigma, out=np.zeros((m, count)), where=depth == current)
+        delta += np.where(depth == current - 1, sigma * _spread(matrix, share), 0.0)
+    return depth.T, delta.sum(axis=1)
+
+
+def _dependencies_by_walking(matrix: csr_matrix, sources: list[int]) -> np.ndarray:
+    """Brandes in plain Python over adjacency lists: cost per edge, none per BFS level.
+
+    Vectorised Brandes pays a fixed price for each BFS level, which dominates on a graph
+    with thousands of levels and few edges (a scheme's second round is often one long ring).
+    """
+    import numpy as np
+
+    m = matrix.shape[0]
+    indptr, indices = matrix.indptr.tolist(), matrix.indices.tolist()
+    adj = [indices[indptr[v] : indptr[v + 1]] for v in range(m)]
+    total = [0.0] * m
+    for source in sources:
+        dist = [-1] * m
+        sigma = [0] * m
+        dist[source], sigma[source] = 0, 1
+        order = [source]
+        for v in order:  # BFS: the list grows while it is walked
+            step, paths = dist[v] + 1, sigma[v]
+            for w in adj[v]:
+                if dist[w] < 0:
+                    dist[w] = step
+                    order.append(w)
+                if dist[w] == step:
+                    sigma[w] += paths
+        delta = [0.0] * m
+        for w in reversed(order):
+            share, back = (1.0 + delta[w]) / sigma[w], dist[w] - 1
+            for v in adj[w]:
+                if dist[v] == back:
+                    delta[v] += sigma[v] * share
+            if w != source:
+                total[w] += delta[w]
+    return np.asarray(total)
+
+
+def _spread(matrix: csr_matrix, values: np.ndarray) -> np.ndarray:
+    """``matrix @ values``; a nearly empty ``values`` (a thin BFS frontier) goes through a sparse product."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    if np.count_nonzero(values) * 16 < values.size:
+        return np.asarray((matrix @ csr_matrix(values)).toarray())
+    return np.asarray(matrix @ values)
 
 
 def brandes(matrix: csr_matrix, dist: np.ndarray, sources: list[int]) -> np.ndarray:
@@ -582,6 +737,11 @@ def brandes(matrix: csr_matrix, dist: np.ndarray, sources: list[int]) -> np.ndar
     undirected pair is counted once when all sources are used (as networkx does with
     ``normalized=False``); a sample is scaled up by ``m / len(sources)``.
     """
+    return _dependencies(matrix, dist, sources) / 2.0 * (matrix.shape[0] / len(sources))
+
+
+def _dependencies(matrix: csr_matrix, dist: np.ndarray, sources: list[int]) -> np.ndarray:
+    """Brandes' dependency of every node, summed over ``sources`` (one BFS DAG at a time)."""
     import numpy as np
 
     m = matrix.shape[0]
@@ -606,7 +766,7 @@ def brandes(matrix: csr_matrix, dist: np.ndarray, sources: list[int]) -> np.ndar
             delta += np.bincount(tt, weights=sigma[tt] / sigma[hh] * (1.0 + delta[hh]), minlength=m)
         delta[source] = 0.0
         scores += delta
-    return scores / 2.0 * (m / len(sources))
+    return scores
 
 
 def _spans(bounds: np.ndarray) -> Iterator[tuple[int, int]]:

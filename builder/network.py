@@ -13,11 +13,13 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Literal
 
 from . import export
 from .layout import group_positions, person_positions
 from .metrics import METRICS, GraphState, MetricsCache, RoundMetrics, compute_all, with_names
+from .nogc import paused_gc
 from .rounds import RoundData
 
 PostLinks = Mapping[str, Sequence[Mapping[str, str]]]
@@ -93,10 +95,19 @@ class _Node:
 
 
 @dataclass(frozen=True)
-class _Link:
-    source: int
-    target: int
-    rounds: tuple[int, ...]
+class _Links:
+    """Every link of the final network as parallel columns (one object instead of 100,000s).
+
+    ``rounds[i]`` lists the rounds in which link i's pair met, ascending; links are in order
+    of first meeting, which is also the payload's order.
+    """
+
+    sources: tuple[int, ...]
+    targets: tuple[int, ...]
+    rounds: tuple[tuple[int, ...], ...]
+
+    def __len__(self) -> int:
+        return len(self.sources)
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,7 @@ class Network:
     settings: NetworkSettings
     groups: tuple[str | None, ...]
     nodes: tuple[_Node, ...] = field(repr=False)
-    links: tuple[_Link, ...] = field(repr=False)
+    links: _Links = field(repr=False)
     orgs: tuple[_Org, ...] = field(repr=False)
     org_links: tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...] = field(repr=False)
     _node_by_hash: Mapping[str, str] = field(repr=False)
@@ -169,6 +180,17 @@ def build_network(
     ``person_posts`` maps a person id to ``[{title, url}]`` of posts about them (shown only
     on public people's nodes); ``round_posts`` maps a round number to posts about that round.
     """
+    with paused_gc():  # per-edge and per-node objects by the 100,000, none in cycles
+        return _build_network(data, settings, cache, person_posts, round_posts)
+
+
+def _build_network(
+    data: RoundData,
+    settings: NetworkSettings,
+    cache: MetricsCache | None,
+    person_posts: PostLinks | None,
+    round_posts: RoundPostLinks | None,
+) -> Network:
     metrics, state = compute_all(data, settings.exact_paths_up_to, settings.seed, cache)
     labels = _labels(data, state, settings)
     metrics = [with_names(m, labels) for m in metrics]
@@ -195,7 +217,8 @@ def build_network(
         for i, pid in enumerate(state.order)
     )
     # edges were inserted round by round, so dict order is already "by first meeting"
-    links = tuple(_Link(a, b, tuple(r)) for (a, b), r in state.edges.items())
+    ends: tuple[tuple[int, ...], ...] = tuple(zip(*state.edges, strict=True)) or ((), ())  # (smaller, larger)
+    links = _Links(ends[0], ends[1], tuple(map(tuple, state.edges.values())))
     orgs, org_links = _org_view(data, state, firsts, settings)
     views = _round_views(data, state, metrics, labels, round_posts or {})
     by_hash = {_hash_id(pid): f"n{i + 1}" for i, pid in enumerate(state.order)}
@@ -242,11 +265,18 @@ def _colour_groups(
 
 
 def _appearances(data: RoundData, state: GraphState) -> tuple[list[int], list[tuple[int, ...]]]:
-    seen: list[list[int]] = [[] for _ in state.order]
-    for rnd in data.rounds:
-        for pid in rnd.participants():
-            seen[state.index[pid]].append(rnd.number)
-    return [r[0] for r in seen], [tuple(r) for r in seen]
+    """First round and every round of each node, from a rounds x people presence table."""
+    import numpy as np
+
+    n = len(state.order)
+    present = np.zeros((n, len(data.rounds)), dtype=bool)
+    for column, rnd in enumerate(data.rounds):
+        present[list(map(state.index.__getitem__, rnd.participants())), column] = True
+    nodes, columns = np.nonzero(present)  # by node, then by round
+    numbers = np.asarray([r.number for r in data.rounds], dtype=np.int64)[columns].tolist()
+    ends = np.cumsum(np.bincount(nodes, minlength=n)).tolist()
+    rounds_of = [tuple(numbers[start:end]) for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    return [r[0] for r in rounds_of], rounds_of
 
 
 def _post_refs(posts: Sequence[Mapping[str, str]]) -> tuple[PostRef, ...]:
@@ -273,23 +303,52 @@ def _org_view(
         person = data.people.get(state.order[i])
         if person is not None and person.public and settings.labels == "public":
             named.add(o)
-    counts: dict[tuple[int, int], dict[int, int]] = {}
-    for (a, b), rounds in state.edges.items():
-        oa, ob = org_index[a], org_index[b]
-        if oa is None or ob is None or oa == ob:
-            continue
-        per_round = counts.setdefault((min(oa, ob), max(oa, ob)), {})
-        for r in rounds:
-            per_round[r] = per_round.get(r, 0) + 1
-    weights = {pair: sum(c.values()) for pair, c in counts.items()}
+    links = _org_conversations(state, org_index, len(index))
+    weights = {(a, b): sum(c for _, c in per_round) for a, b, per_round in links}
     positions = _normalised(group_positions(len(index), weights, settings.seed))
     names = list(index)
     orgs = tuple(
         _Org(f"o{o + 1}", names[o] if o in named else None, tuple(sorted(firsts_of[o])), *positions[o])
         for o in range(len(names))
     )
-    links = tuple((a, b, tuple(sorted(c.items()))) for (a, b), c in sorted(counts.items()))
     return orgs, links
+
+
+def _org_conversations(
+    state: GraphState, org_index: list[int | None], count: int
+) -> tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...]:
+    """``(org a, org b, ((round, conversations), ...))`` for a < b, sorted; counted with numpy.
+
+    One entry per (link, round it met) whose two people belong to different known organisations.
+    """
+    import numpy as np
+
+    rounds = list(state.edges.values())
+    if not rounds or count < 2:
+        return ()
+    org = np.asarray([-1 if o is None else o for o in org_index], dtype=np.int64)
+    lengths = np.fromiter(map(len, rounds), dtype=np.int64, count=len(rounds))
+    met = np.fromiter(chain.from_iterable(rounds), dtype=np.int64, count=int(lengths.sum()))
+    oa = np.repeat(org[np.asarray(state.tails, dtype=np.int64)], lengths)
+    ob = np.repeat(org[np.asarray(state.heads, dtype=np.int64)], lengths)
+    keep = (oa >= 0) & (ob >= 0) & (oa != ob)
+    low, high, met = np.minimum(oa, ob)[keep], np.maximum(oa, ob)[keep], met[keep]
+    if not len(met):
+        return ()
+    span = int(met.max()) + 1
+    keys, counts = np.unique((low * count + high) * span + met, return_counts=True)  # sorted: pair, round
+    pairs, numbers = keys // span, (keys % span).tolist()
+    starts = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]]).tolist()
+    ends = [*starts[1:], len(keys)]
+    counted = counts.tolist()
+    return tuple(
+        (
+            int(pairs[start] // count),
+            int(pairs[start] % count),
+            tuple(zip(numbers[start:end], counted[start:end], strict=True)),
+        )
+        for start, end in zip(starts, ends, strict=True)
+    )
 
 
 def _normalised(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -306,14 +365,14 @@ def _round_views(
     round_posts: RoundPostLinks,
 ) -> tuple[RoundView, ...]:
     views = []
-    index = state.index
+    labelled = {pid: (labels[i], f"n{i + 1}") for i, pid in enumerate(state.order) if labels[i] is not None}
     for rnd, m in zip(data.rounds, metrics, strict=True):
         public: list[PublicGroup] = []
         for group in rnd.groups:
-            nodes = [index[pid] for pid in group.people]
-            names = [labels[i] for i in nodes]
-            if None not in names:
-                public.append(PublicGroup(tuple(n for n in names if n), tuple(f"n{i + 1}" for i in nodes), group.met))
+            members = [labelled.get(pid) for pid in group.people]
+            if None not in members:
+                names = tuple(label for label, _ in members if label)  # type: ignore[misc]
+                public.append(PublicGroup(names, tuple(node for _, node in members), group.met))  # type: ignore[misc]
         views.append(
             RoundView(
                 rnd.number,
@@ -333,17 +392,14 @@ def _round_views(
 
 def diagram_payload(network: Network, up_to_round: int | None = None) -> dict[str, Any]:
     """Build the diagram JSON (design.md "Diagram payload"); only rounds <= ``up_to_round``."""
+    with paused_gc():  # one dict and one list per link
+        return _diagram_payload(network, up_to_round)
+
+
+def _diagram_payload(network: Network, up_to_round: int | None) -> dict[str, Any]:
     last = max((r.number for r in network.rounds), default=0)
     k = last if up_to_round is None else up_to_round
-    links = []
-    degree = [0] * len(network.nodes)
-    ids = [node.id for node in network.nodes]
-    for link in network.links:
-        rounds = list(link.rounds) if k >= last else [r for r in link.rounds if r <= k]
-        if rounds:
-            links.append({"source": ids[link.source], "target": ids[link.target], "rounds": rounds})
-            degree[link.source] += 1
-            degree[link.target] += 1
+    links, degree = _links_payload(network, k, last)
     nodes = [_node_payload(node, k, degree[i]) for i, node in enumerate(network.nodes) if node.first <= k]
     return {
         "version": 1,
@@ -356,6 +412,22 @@ def diagram_payload(network: Network, up_to_round: int | None = None) -> dict[st
         "links": links,
         "orgs": _orgs_payload(network, k),
     }
+
+
+def _links_payload(network: Network, k: int, last: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """Links of the cut at round k (a link with a meeting up to k, listing those meetings) and degrees."""
+    ids = [node.id for node in network.nodes]
+    table = network.links
+    kept = [(s, t, r) for s, t, r in zip(table.sources, table.targets, table.rounds, strict=True) if r and r[0] <= k]
+    links = [
+        {"source": ids[s], "target": ids[t], "rounds": list(r) if r[-1] <= k else [x for x in r if x <= k]}
+        for s, t, r in kept
+    ]
+    degree = [0] * len(ids)
+    for s, t, _ in kept:
+        degree[s] += 1
+        degree[t] += 1
+    return links, degree
 
 
 def _node_payload(node: _Node, k: int, degree: int) -> dict[str, Any]:

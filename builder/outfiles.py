@@ -6,11 +6,15 @@ stage made the build peak at ~700 MB. ``OutputFiles`` is a ``MutableMapping[str,
 
 - keeps only a digest for a file whose bytes equal the previous output's (the
   write stage leaves such files alone anyway; reading it gives the old file);
-- writes a new file straight into the staging folder once ``memory_limit`` bytes are
-  held, where the write stage finds it already in place;
+- writes a new file straight into the staging folder, where the write stage finds it
+  already in place: every file on a cold build (there is no previous output to
+  compare with, so each file is written exactly once, while it is rendered), and on
+  other builds once ``memory_limit`` bytes are held (a rebuild that changes a few
+  files keeps them in memory and replaces them in place);
 - reads either kind back lazily when someone asks for the bytes.
 
-Small sites never reach the limit and behave exactly like a dict.
+Paths are strings and files are written with ``os`` calls: this runs once per output
+file, and pathlib's overhead there was a measurable share of a cold build.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 
-from .write import digest
+from .write import digest, make_parent, present_files, safe_relative, write_file
 
 MEMORY_LIMIT = 48 * 1024 * 1024
 
@@ -30,43 +34,59 @@ class OutputFiles(MutableMapping[str, bytes]):
     """{output path: bytes}, with unchanged files left on disk and new ones spilled to staging."""
 
     def __init__(
-        self, output: Path, old_manifest: Mapping[str, str] | None = None, memory_limit: int | None = None
+        self,
+        output: Path,
+        old_manifest: Mapping[str, str] | None = None,
+        memory_limit: int | None = None,
+        spill_all: bool | None = None,
     ) -> None:
         self.output = output
+        self._out = os.fspath(output)
         self.old = dict(old_manifest or {})
         self.memory_limit = MEMORY_LIMIT if memory_limit is None else memory_limit
+        # No previous output: every file will be written, so write it now, once, into staging.
+        self.spill_all = not self.old if spill_all is None else spill_all
         self.staging: Path | None = None
+        self._staging_dir = ""
+        self._made: set[str] = set()  # folders created in staging
         self._memory: dict[str, bytes] = {}
         self._digests: dict[str, str] = {}
-        self._where: dict[str, Path] = {}  # path -> file holding its bytes (old output or staging)
-        self._old_files: set[str] | None = None
+        self._spilled: dict[str, str] = {}  # path -> the staging file holding its bytes
+        self._present: set[str] | None = None
         self._held = 0
+        # Files neither in memory nor spilled are read from the output folder (unchanged ones).
 
     # --- mapping ------------------------------------------------------------------------------
     def __setitem__(self, path: str, data: bytes) -> None:
-        self._forget(path)
+        if path in self._digests:
+            self._forget(path)
         d = getattr(data, "known_digest", None) or digest(data)
-        if self.old.get(path) == d and path in self._existing():
-            self._digests[path] = d
-            self._where[path] = self.output / path  # unchanged: the old file stays, unread
+        if self.old.get(path) == d and path in self.present():
+            self._digests[path] = d  # unchanged: the old file stays, unread
             return
         read = getattr(data, "read", None)  # pagecache.Reuse: the same bytes at another old path
         if read is not None:
             data = read()
-        self._digests[path] = d
-        if self._held + len(data) > self.memory_limit and _safe(path):
-            target = self._staging() / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            self._where[path] = target
+        if (self.spill_all or self._held + len(data) > self.memory_limit) and safe_relative(path):
+            root = self._staging()
+            make_parent(root, path, self._made)
+            target = f"{root}/{path}"
+            write_file(target, data)
+            self._spilled[path] = target
         else:
             self._memory[path] = data
             self._held += len(data)
+        self._digests[path] = d
 
     def __getitem__(self, path: str) -> bytes:
-        if path in self._memory:
-            return self._memory[path]
-        return self._where[path].read_bytes()
+        data = self._memory.get(path)
+        if data is not None:
+            return data
+        if path not in self._digests:
+            raise KeyError(path)
+        where = self._spilled.get(path) or f"{self._out}/{path}"
+        with open(where, "rb") as handle:
+            return handle.read()
 
     def __delitem__(self, path: str) -> None:
         if path not in self._digests:
@@ -86,10 +106,15 @@ class OutputFiles(MutableMapping[str, bytes]):
     def digests(self) -> dict[str, str]:
         return dict(self._digests)
 
-    def staged(self, path: str) -> Path | None:
-        """The staging file holding ``path``'s bytes, if it was spilled there."""
-        where = self._where.get(path)
-        return where if where is not None and self.staging is not None and where.is_relative_to(self.staging) else None
+    def spilled(self) -> dict[str, str]:
+        """{path: staging file} for the files already written into the staging folder."""
+        return dict(self._spilled)
+
+    def present(self) -> set[str]:
+        """The previous output's files (by its manifest) that still exist: one stat each, once per build."""
+        if self._present is None:
+            self._present = present_files(self._out, self.old) if self.old and os.path.isdir(self._out) else set()
+        return self._present
 
     def take_staging(self) -> Path | None:
         """Hand the staging folder over to the writer (which renames or removes it)."""
@@ -99,45 +124,48 @@ class OutputFiles(MutableMapping[str, bytes]):
     def written_to(self, output: Path) -> None:
         """After writing: every file not held in memory is read from ``output`` from now on."""
         self.output = output
-        for path in self._where:
-            self._where[path] = output / path
+        self._out = os.fspath(output)
+        self._spilled = {}
+        self._made = set()
+        self._staging_dir = ""
 
     def discard(self) -> None:
         """Remove the staging folder of a build that failed before writing."""
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
+            self._spilled = {}
+            self._made = set()
+            self._staging_dir = ""
 
     # --- helpers ---------------------------------------------------------------------------------
-    def _existing(self) -> set[str]:
-        if self._old_files is None:  # one walk instead of a stat per file
-            self._old_files = existing_files(self.output) if self.old and self.output.is_dir() else set()
-        return self._old_files
-
     def _forget(self, path: str) -> None:
         data = self._memory.pop(path, None)
         if data is not None:
             self._held -= len(data)
         self._digests.pop(path, None)
-        self._where.pop(path, None)
+        spilled = self._spilled.pop(path, None)
+        if spilled is not None:  # or the staging folder would carry a file the manifest does not list
+            os.unlink(spilled)
 
-    def _staging(self) -> Path:
+    def _staging(self) -> str:
         if self.staging is None:
             self.output.parent.mkdir(parents=True, exist_ok=True)
             self.staging = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.new-", dir=self.output.parent))
-        return self.staging
+            self._staging_dir = os.fspath(self.staging)
+            self._made = set()
+        return self._staging_dir
 
 
 def existing_files(folder: Path) -> set[str]:
-    """Relative POSIX paths of every file under ``folder`` (one directory walk, no stat per file)."""
+    """Relative POSIX paths of every file under ``folder`` (one directory walk, no stat per file).
+
+    To check a previous output against its manifest, ``builder.write.present_files`` is
+    cheaper (a site has about one folder per page).
+    """
     found: set[str] = set()
     base = len(str(folder)) + 1
     for root, _dirs, names in os.walk(folder):
         prefix = root[base:].replace(os.sep, "/")
         found.update(f"{prefix}/{n}" if prefix else n for n in names)
     return found
-
-
-def _safe(path: str) -> bool:
-    parts = Path(path).parts
-    return bool(parts) and not os.path.isabs(path) and ".." not in parts

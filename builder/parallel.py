@@ -3,7 +3,9 @@
 Python-Markdown is most of a cold build and holds the GIL, so posts are parsed in
 worker processes (``fork`` when the process has one thread, else ``forkserver``),
 in chunks, and the results are put back in source order: the output does not
-depend on how the work was split.
+depend on how the work was split. The optional cmark engine parses a post in well
+under a millisecond, so with it everything stays in this process: starting workers
+and pickling posts back would cost more than they save.
 """
 
 from __future__ import annotations
@@ -15,10 +17,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from .config import MARKDOWN_ENGINES
 from .errors import SiteError, SiteErrors
 
 # Below this many posts to parse, starting processes costs more than it saves.
 MIN_PARALLEL = 48
+
+DEFAULT_ENGINE = MARKDOWN_ENGINES[0]
+# Engines fast enough that worker processes cost more than they save (measured: README, Performance).
+IN_PROCESS_ENGINES = frozenset({"cmark"})
 
 ErrorTuple = tuple[str, int | None, str, str]
 Outcome = tuple[str, Any]  # ("ok", Post) or ("errors", [ErrorTuple, ...])
@@ -40,12 +47,14 @@ def _as_tuples(errors: Sequence[SiteError]) -> list[ErrorTuple]:
     return [(e.path, e.line, e.message, e.hint) for e in errors]
 
 
-def parse_one(kind: str, path: str, text: str, tz_name: str, base_path: str) -> Outcome:
-    """Parse one post or page; errors come back as data, not as exceptions."""
+def parse_one(kind: str, path: str, text: str, tz_name: str, base_path: str, engine: str = DEFAULT_ENGINE) -> Outcome:
+    """Parse one post or page with ``engine``; errors come back as data, not as exceptions."""
     from zoneinfo import ZoneInfo
 
     from .content import parse_page, parse_post
+    from .markup import ENGINE
 
+    token = ENGINE.set(engine)  # content.py renders the body; it reads the engine from here
     try:
         if kind == "post":
             return "ok", parse_post(path, text, ZoneInfo(tz_name), base_path)
@@ -54,10 +63,14 @@ def parse_one(kind: str, path: str, text: str, tz_name: str, base_path: str) -> 
         return "errors", _as_tuples([exc])
     except SiteErrors as exc:
         return "errors", _as_tuples(exc.errors)
+    finally:
+        ENGINE.reset(token)
 
 
-def _parse_chunk(kind: str, items: Sequence[tuple[str, str]], tz_name: str, base_path: str) -> list[Outcome]:
-    return [parse_one(kind, path, text, tz_name, base_path) for path, text in items]
+def _parse_chunk(
+    kind: str, items: Sequence[tuple[str, str]], tz_name: str, base_path: str, engine: str
+) -> list[Outcome]:
+    return [parse_one(kind, path, text, tz_name, base_path, engine) for path, text in items]
 
 
 def to_errors(outcome: Outcome) -> list[SiteError]:
@@ -71,16 +84,17 @@ def parse_all(
     base_path: str,
     jobs: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> list[Outcome]:
-    """Outcomes for ``items`` in their order; parallel when there are enough of them."""
+    """Outcomes for ``items`` in their order; parallel when there are enough of them (and worth it)."""
     jobs = workers() if jobs is None else jobs
     total = len(items)
-    if jobs <= 1 or total < MIN_PARALLEL:
+    if jobs <= 1 or total < MIN_PARALLEL or engine in IN_PROCESS_ENGINES:
         out = []
         for index, (path, text) in enumerate(items):
             if on_progress is not None and index % 100 == 0:
                 on_progress(index, total)
-            out.append(parse_one(kind, path, text, tz_name, base_path))
+            out.append(parse_one(kind, path, text, tz_name, base_path, engine))
         return out
     # Many small chunks keep both cores busy to the end and let the bar move.
     size = max(8, min(200, total // (jobs * 8) or 1))
@@ -90,7 +104,9 @@ def parse_all(
     results: list[list[Outcome]] = [[] for _ in chunks]
     done = 0
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(_parse_chunk, kind, chunk, tz_name, base_path): i for i, chunk in enumerate(chunks)}
+        futures = {
+            pool.submit(_parse_chunk, kind, chunk, tz_name, base_path, engine): i for i, chunk in enumerate(chunks)
+        }
         from concurrent.futures import as_completed
 
         for future in as_completed(futures):

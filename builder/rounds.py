@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from .errors import ErrorList, SiteError, SiteErrors, did_you_mean
-from .yamlsrc import LineDict, LineList, line_of, load_yaml
+from .nogc import paused_gc
+from .yamlsrc import LineDict, LineList, line_of, load_yaml, regular_yaml
 
 PERSON_KEYS = ("name", "organisation", "sector", "public", "joined", "active")
 ROUND_KEYS = ("round", "date", "title", "pairs", "unmatched")
@@ -80,8 +81,9 @@ class RoundData:
 def load_round_data(people: tuple[str, str] | None, rounds: Sequence[tuple[str, str]]) -> RoundData:
     """Parse ``(path, text)`` sources into :class:`RoundData`; raise :class:`SiteErrors` with all problems."""
     errors = ErrorList()
-    persons = _load_people(people, errors) if people else {}
-    parsed = [r for r in (_load_round(path, text, errors) for path, text in rounds) if r is not None]
+    with paused_gc():  # hundreds of thousands of small objects, no cycles
+        persons = _load_people(people, errors) if people else {}
+        parsed = [r for r in (_load_round(path, text, errors) for path, text in rounds) if r is not None]
     _check_duplicate_numbers(parsed, errors)
     errors.raise_if_any()
     return RoundData(people=persons, rounds=tuple(sorted(parsed, key=lambda r: r.number)))
@@ -138,10 +140,14 @@ def _fast_line_yaml(text: str, path: str) -> Any:
     """Same result as :func:`load_yaml` (LineDict/LineList), parsed by libyaml.
 
     Round files of large schemes hold thousands of pairs; the pure-Python line-keeping
-    loader takes ~15 s for 5,000 people x 50 rounds, libyaml's composer about 1 s. Any
+    loader takes ~15 s for 5,000 people x 50 rounds, libyaml's composer about 3 s and the
+    line reader for regular files (:func:`regular_yaml`) well under 1 s. Any
     YAML problem (or a rare construct such as merge keys) goes through ``load_yaml`` so
     messages stay identical.
     """
+    found = regular_yaml(text)  # the usual machine-written shape: read line by line
+    if found is not None:
+        return found
     loader_cls = getattr(yaml, "CSafeLoader", None)
     if loader_cls is None:  # pragma: no cover - PyYAML built without libyaml
         return load_yaml(text, path)
@@ -373,9 +379,10 @@ def _round_groups(data: dict[Any, Any], path: str, top: int, errors: ErrorList) 
         return ()
     groups: list[Group] = []
     first_seen: dict[str, int] = {}
+    default = line_of(data, "pairs")
     for index, entry in enumerate(pairs):
-        line = line_of(pairs, index, line_of(data, "pairs")) or top
-        group = _parse_group(entry, path, line, errors)
+        line = line_of(pairs, index, default) or top
+        group = _plain_group(entry, line) or _parse_group(entry, path, line, errors)
         if group is None:
             continue
         for pid in group.people:
@@ -390,6 +397,18 @@ def _round_groups(data: dict[Any, Any], path: str, top: int, errors: ErrorList) 
                 first_seen[pid] = line
         groups.append(group)
     return tuple(groups)
+
+
+def _plain_group(entry: Any, line: int) -> Group | None:
+    """The usual ``[id, id]`` (or three ids), distinct and already clean; None sends it to full checks."""
+    if type(entry) is not LineList or not 2 <= len(entry) <= 3:
+        return None
+    for value in entry:
+        if type(value) is not str or not value or value.strip() != value:
+            return None
+    if len(set(entry)) != len(entry):
+        return None
+    return Group(tuple(entry), True, line)
 
 
 def _parse_group(entry: Any, path: str, line: int, errors: ErrorList) -> Group | None:

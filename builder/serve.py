@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import hashlib
 import ipaddress
 import json
 import mimetypes
+import os
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +26,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,9 +161,13 @@ def is_html(ctype: str) -> bool:
 
 
 def client_tag(generation: int) -> bytes:
-    """The script element added to served HTML (an external file, so a strict CSP still allows it)."""
+    """The script element added to served HTML (an external file, so a strict CSP still allows it).
+
+    The URL carries the script's hash, so browsers may keep it cached across reloads.
+    """
+    src = f"{CLIENT_PATH}?v={client_version()}"
     return (
-        f'<script src="{CLIENT_PATH}" data-generation="{int(generation)}" data-events="{EVENTS_PATH}" defer></script>'
+        f'<script src="{src}" data-generation="{int(generation)}" data-events="{EVENTS_PATH}" defer></script>'
     ).encode()
 
 
@@ -172,9 +180,50 @@ def inject_client(html: bytes, generation: int) -> bytes:
     return html[:at] + tag + html[at:]
 
 
+@functools.cache
 def client_script() -> bytes:
-    """The browser side of the preview, shipped as a package resource."""
+    """The browser side of the preview, shipped as a package resource (read once)."""
     return resources.files("builder").joinpath("assets/livereload.js").read_bytes()
+
+
+@functools.cache
+def client_version() -> str:
+    return _digest(client_script())
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:10]
+
+
+NO_STORE = "no-store"
+IMMUTABLE = "public, max-age=31536000, immutable"
+_FINGERPRINTED = re.compile(r"\.([0-9a-f]{10})\.(?:css|js)$")
+
+
+def cache_control(url_path: str, query: str, body: bytes) -> str:
+    """``immutable`` for content-addressed files, ``no-store`` for everything else.
+
+    A file counts as content-addressed only when the hash in its URL is the hash of
+    the bytes being sent (``style.<sha256[:10]>.css``, as the build fingerprints
+    CSS and JS, or ``?v=<sha256[:10]>`` on vendored scripts): then a browser's
+    cached copy can never be stale, and a reload need not fetch it again. Pages and
+    everything else are always fetched fresh.
+    """
+    if not body:
+        return NO_STORE
+    found = _FINGERPRINTED.search(url_path)
+    claimed = found.group(1) if found else _query_value(query, "v")
+    if claimed is not None and len(claimed) == 10 and claimed == _digest(body):
+        return IMMUTABLE
+    return NO_STORE
+
+
+def _query_value(query: str, key: str) -> str | None:
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == key:
+            return value
+    return None
 
 
 def fallback_page(title: str, message: str) -> bytes:
@@ -292,16 +341,63 @@ class BuildState:
         with self._cond:
             return self._cond.wait_for(lambda: not self.building, timeout=timeout)
 
-    def succeeded(self) -> int:
+    def succeeded(self) -> bool:
+        """A new good build; True when it clears errors that browsers were shown."""
         with self._cond:
+            had_errors = bool(self.errors)
             self.generation += 1
             self.errors = []
             self.good_build = True
-            return self.generation
+            return had_errors
 
     def failed(self, lines: list[str]) -> None:
         with self._cond:
             self.errors = list(lines)
+
+
+@dataclass
+class RebuildTrace:
+    """When each stage of one rebuild happened (``time.monotonic()``), for ``NETJOURNAL_SERVE_DEBUG``.
+
+    Monotonic stamps are comparable between processes on one machine, so the
+    benchmark can line them up with the moment it saved the file.
+    """
+
+    first_event: float
+    last_event: float
+    due: float
+    build_start: float | None = None
+    build_end: float | None = None
+    announced: float | None = None
+    builder_seconds: float | None = None  # what Builder.build reports about itself
+
+    def line(self) -> str:
+        """``timing: ...`` with per-stage milliseconds and the absolute stamps."""
+
+        def ms(a: float | None, b: float | None) -> str:
+            return "-" if a is None or b is None else f"{(b - a) * 1000:.1f}"
+
+        inner = "-" if self.builder_seconds is None else f"{self.builder_seconds * 1000:.1f}"
+        return (
+            f"timing: burst {ms(self.first_event, self.last_event)} ms, "
+            f"quiet wait {ms(self.last_event, self.due)} ms, "
+            f"to build {ms(self.due, self.build_start)} ms, "
+            f"build {ms(self.build_start, self.build_end)} ms (builder says {inner}), "
+            f"announce {ms(self.build_end, self.announced)} ms; "
+            f"first event -> reload sent {ms(self.first_event, self.announced)} ms "
+            f"[event@{self.first_event:.6f} sent@{self.announced or 0.0:.6f}]"
+        )
+
+
+def debug_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """``NETJOURNAL_SERVE_DEBUG=1`` prints per-stage timings of every rebuild and request."""
+    value = (os.environ if environ is None else environ).get("NETJOURNAL_SERVE_DEBUG", "")
+    return value.strip().lower() not in ("", "0", "no", "false", "off")
+
+
+def _builder_seconds(result: Any) -> float | None:
+    seconds = getattr(result, "seconds", None)
+    return float(seconds) if isinstance(seconds, int | float) else None
 
 
 class BuilderLike(Protocol):
@@ -365,12 +461,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._events(query)
             return
         if path == CLIENT_PATH:
-            self._send(HTTPStatus.OK, content_type("livereload.js"), client_script(), head)
+            script = client_script()
+            self._send(
+                HTTPStatus.OK, content_type("livereload.js"), script, head, cache=cache_control(path, query, script)
+            )
             return
         if path.startswith(INTERNAL_PREFIX):
             self._send_text(HTTPStatus.NOT_FOUND, "not found", head)
             return
+        arrived = time.monotonic()
         preview.state.wait_idle()
+        gated = time.monotonic()
         found = lookup(preview.output, path)
         if found.kind == "forbidden":
             self._send_text(HTTPStatus.FORBIDDEN, "forbidden: outside the output folder", head)
@@ -378,17 +479,25 @@ class _Handler(BaseHTTPRequestHandler):
             location = path + "/" + (f"?{query}" if query else "")
             self._send(HTTPStatus.MOVED_PERMANENTLY, "text/plain", b"", head, {"Location": location})
         elif found.kind == "file" and found.path is not None:
-            self._send_file(found.path, head)
+            self._send_file(found.path, head, path, query)
         else:
             self._not_found(head)
+        if preview.debug:
+            done = time.monotonic()
+            preview.say_debug(
+                f"timing: {self.command} {path} waited {(gated - arrived) * 1000:.1f} ms for the build, "
+                f"answered in {(done - gated) * 1000:.1f} ms [arrived@{arrived:.6f}]"
+            )
 
-    def _send_file(self, path: Path, head: bool) -> None:
+    def _send_file(self, path: Path, head: bool, url_path: str, query: str) -> None:
         try:
             body = path.read_bytes()
         except OSError:
             self._not_found(head)
             return
-        self._send(HTTPStatus.OK, content_type(path), body, head)
+        ctype = content_type(path)
+        cache = NO_STORE if is_html(ctype) else cache_control(url_path, query, body)
+        self._send(HTTPStatus.OK, ctype, body, head, cache=cache)
 
     def _not_found(self, head: bool) -> None:
         preview = self.server.preview
@@ -407,14 +516,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, "text/plain; charset=utf-8", text.encode(), head)
 
     def _send(
-        self, status: HTTPStatus, ctype: str, body: bytes, head: bool, extra: dict[str, str] | None = None
+        self,
+        status: HTTPStatus,
+        ctype: str,
+        body: bytes,
+        head: bool,
+        extra: dict[str, str] | None = None,
+        cache: str = NO_STORE,
     ) -> None:
         if is_html(ctype):
             body = inject_client(body, self.server.preview.state.generation)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        self.send_header("Cache-Control", cache)
         self.send_header("X-Content-Type-Options", "nosniff")
         for key, value in (extra or {}).items():
             self.send_header(key, value)
@@ -443,6 +558,9 @@ class _Handler(BaseHTTPRequestHandler):
                 events, after = got
                 frames = b"".join(sse_message(e, d) for e, d in events) or b": ping\n\n"
                 self._write(frames)
+                if preview.debug and events:
+                    names = ",".join(e for e, _ in events)
+                    preview.say_debug(f"timing: sent {names} to a browser [sent@{time.monotonic():.6f}]")
 
     def _catch_up(self, seen: int | None) -> bytes:
         """Tell a (re)connecting page about a build or an error it missed."""
@@ -509,10 +627,11 @@ class DevServer:
         port: int = 8000,
         *,
         builder_factory: Callable[[], BuilderLike] = _default_builder,
-        quiet: float = 0.08,
+        quiet: float = 0.02,
         watch: bool = True,
         out: IO[str] | None = None,
         log_requests: bool = False,
+        debug: bool | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -534,6 +653,8 @@ class DevServer:
         self._serving = False
         self._unbuilt: set[Path] = set()  # changes of failed builds, passed again next time
         self.last_build_seconds: float | None = None
+        self.debug = debug_enabled() if debug is None else debug
+        self._trace: RebuildTrace | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -599,15 +720,14 @@ class DevServer:
     # -- watching ----------------------------------------------------------
 
     def _start_observer(self) -> None:
-        from watchdog.observers import Observer
-
-        observer = Observer()
+        observer = _make_observer()
         handler = _Recorder(self.debouncer)
-        observer.schedule(handler, str(self.source), recursive=False)
+        wanted = _event_filter()
+        observer.schedule(handler, str(self.source), recursive=False, event_filter=wanted)
         for name in WATCHED_DIRS:
             folder = self.source / name
             if folder.is_dir():
-                observer.schedule(handler, str(folder), recursive=True)
+                observer.schedule(handler, str(folder), recursive=True, event_filter=wanted)
         observer.daemon = False
         observer.start()
         self._observer = observer
@@ -619,7 +739,9 @@ class DevServer:
         for path in paths:
             if path.parent == self.source and path.name in WATCHED_DIRS and path.is_dir():
                 with contextlib.suppress(OSError, RuntimeError):
-                    self._observer.schedule(_Recorder(self.debouncer), str(path), recursive=True)
+                    self._observer.schedule(
+                        _Recorder(self.debouncer), str(path), recursive=True, event_filter=_event_filter()
+                    )
 
     # -- building ----------------------------------------------------------
 
@@ -627,6 +749,8 @@ class DevServer:
         while not self._stop.is_set():
             paths = self.debouncer.wait(self._stop)
             if paths:
+                burst = self.debouncer.last_burst
+                self._trace = RebuildTrace(*burst, due=time.monotonic()) if burst else None
                 self._watch_new_top_folders(paths)
                 self.rebuild(paths)
 
@@ -637,23 +761,33 @@ class DevServer:
             return False
         changed = set(changes.paths) | self._unbuilt
         self._say(f"changed: {', '.join(sorted(_rel(self.source, p) for p in changes.paths))}")
-        result = self._run_build(changed)
-        if result is None:
+        built = self._run_build(changed)
+        if built is None:
             self._unbuilt = changed
+            self._say_trace()
             return False
         self._unbuilt = set()
-        self._announce(result, css_only=changes.css_only and not self.state.errors)
+        result, cleared = built
+        self._announce(result, cleared, css_only=changes.css_only and not cleared)
+        self._say_trace()
         return True
 
-    def _full_build(self, first: bool = False) -> None:
-        result = self._run_build(None)
-        if result is not None:
-            self._announce(result, css_only=False, first=first)
+    def _say_trace(self) -> None:
+        trace, self._trace = self._trace, None
+        if self.debug and trace is not None:
+            self._say(trace.line())
 
-    def _run_build(self, changed: set[Path] | None) -> Any | None:
+    def _full_build(self, first: bool = False) -> None:
+        built = self._run_build(None)
+        if built is not None:
+            self._announce(*built, css_only=False, first=first)
+
+    def _run_build(self, changed: set[Path] | None) -> tuple[Any, bool] | None:
         """One build under the gate; errors go to the terminal and the overlay, never up."""
         with self.state.build():
             started = time.perf_counter()
+            if self._trace is not None:
+                self._trace.build_start = time.monotonic()
             try:
                 result = self._build(changed)
             except (SiteErrors, SiteError) as exc:
@@ -663,8 +797,12 @@ class DevServer:
                 traceback.print_exc(file=self._out)
                 self._report(format_errors(exc), title="Internal error (see the terminal)")
                 return None
+            finally:
+                if self._trace is not None:
+                    self._trace.build_end = time.monotonic()
             self.last_build_seconds = time.perf_counter() - started
-            return result
+            cleared = self.state.succeeded()  # inside the gate: no page is served with the old generation
+            return result, cleared
 
     def _build(self, changed: set[Path] | None) -> Any:
         if self._builder is None:
@@ -686,25 +824,30 @@ class DevServer:
         self._say("build failed:\n" + "\n".join(f"  {line}" for line in lines))
         self.hub.publish("error", error_payload(lines, title))
 
-    def _announce(self, result: Any, css_only: bool, first: bool = False) -> None:
-        had_errors = bool(self.state.errors)
-        self.state.succeeded()
+    def _announce(self, result: Any, had_errors: bool, css_only: bool, first: bool = False) -> None:
+        """Tell browsers first (that is what the author waits for), then the terminal."""
+        if not first:
+            if had_errors:
+                self.hub.publish("ok")
+            if css_only:
+                self.hub.publish("css")
+            elif had_errors or _wrote_something(result):
+                self.hub.publish("reload")
+        if self._trace is not None:
+            self._trace.announced = time.monotonic()
+            self._trace.builder_seconds = _builder_seconds(result)
         pages = getattr(result, "pages", "?")
         took = self.last_build_seconds or 0.0
         self._say(f"built {pages} pages in {took * 1000:.0f} ms")
-        if first:
-            return
-        if had_errors:
-            self.hub.publish("ok")
-        if css_only:
-            self.hub.publish("css")
-        elif had_errors or _wrote_something(result):
-            self.hub.publish("reload")
 
     # -- output ------------------------------------------------------------
 
     def _say(self, text: str) -> None:
         print(f"[serve] {text}", file=self._out, flush=True)
+
+    def say_debug(self, text: str) -> None:
+        if self.debug:
+            self._say(text)
 
     def log_request(self, line: str) -> None:
         if self._log_requests:
@@ -735,7 +878,12 @@ def _with_base_url(options: Any, url: str) -> Any:
 
 
 class _Recorder(FileSystemEventHandler):
-    """Watchdog handler that only records paths (all decisions happen in the build thread)."""
+    """Watchdog handler that only records paths (all decisions happen in the build thread).
+
+    It tells the debouncer whether a write is still under way: "modified" is
+    followed by "closed" once the editor has finished, and that is the moment
+    to rebuild; deletes and renames are complete when they are reported.
+    """
 
     def __init__(self, debouncer: Debouncer) -> None:
         super().__init__()
@@ -743,12 +891,71 @@ class _Recorder(FileSystemEventHandler):
 
     def dispatch(self, event: Any) -> None:
         kind = getattr(event, "event_type", "")
-        if kind in ("opened", "closed", "closed_no_write"):
-            return  # reads and closes after writing follow a "modified" already recorded
-        if kind == "modified" and getattr(event, "is_directory", False):
+        if kind in ("opened", "closed_no_write"):
+            return  # reads (the build itself reads every source)
+        directory = bool(getattr(event, "is_directory", False))
+        if kind == "modified" and directory:
             return  # a folder's mtime changes with every file in it
-        paths = [event.src_path, getattr(event, "dest_path", "")]
-        self._debouncer.add(Path(_text(p)) for p in paths if p)
+        src = Path(_text(event.src_path)) if event.src_path else None
+        dest = Path(_text(getattr(event, "dest_path", "") or "")) if getattr(event, "dest_path", "") else None
+        if kind in ("deleted", "moved") and src is not None:
+            self._debouncer.forget_writing([src])
+        paths = [p for p in (src, dest) if p is not None]
+        self._debouncer.add(paths, finished=kind != "modified" or directory)
+
+
+#: The watchdog events the preview needs. Leaving out "opened" and "closed_no_write" matters:
+#: every build reads every source, and each read would otherwise wake three watchdog threads.
+def _event_filter() -> list[Any]:
+    from watchdog import events as ev
+
+    return [
+        ev.FileCreatedEvent,
+        ev.DirCreatedEvent,
+        ev.FileModifiedEvent,
+        ev.FileDeletedEvent,
+        ev.DirDeletedEvent,
+        ev.FileMovedEvent,
+        ev.DirMovedEvent,
+        ev.FileClosedEvent,
+    ]
+
+
+#: How long watchdog's inotify backend holds a rename's first half to pair it with the second.
+#: Both halves arrive in one read, so a few milliseconds pair them as well as the default 0.5 s,
+#: which is paid in full whenever the second half never comes: a post moved to the trash or
+#: out of the site, a file moved between two watched folders (measured: 501 ms -> 6 ms).
+MOVE_PAIRING_SECONDS = 0.005
+
+
+def _make_observer() -> Any:
+    """A watchdog observer; on Linux one whose inotify emitters pair renames promptly."""
+    from watchdog.observers import Observer
+
+    try:
+        from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
+    except ImportError:  # not Linux
+        return Observer()
+    if Observer is not InotifyObserver:
+        return Observer()
+
+    class PromptEmitter(InotifyEmitter):
+        def on_thread_start(self) -> None:
+            super().on_thread_start()
+            shorten_move_pairing(self)
+
+    observer = InotifyObserver()
+    observer._emitter_class = PromptEmitter  # watchdog has no public hook for this
+    return observer
+
+
+def shorten_move_pairing(emitter: Any, seconds: float = MOVE_PAIRING_SECONDS) -> bool:
+    """Set the rename-pairing delay of one inotify emitter; False if watchdog's internals moved."""
+    queue = getattr(getattr(getattr(emitter, "_inotify", None), "_move_event_grouper", None), "_queue", None)
+    if queue is None or not isinstance(getattr(queue, "delay", None), int | float):
+        return False
+    queue.delay = seconds
+    return True
 
 
 def _text(path: str | bytes) -> str:

@@ -153,30 +153,44 @@ def relative_posix(source: Path, path: PurePath) -> str:
 
 
 class Debouncer:
-    """Collects paths until nothing new has arrived for ``quiet`` seconds.
+    """Collects paths until the burst they belong to is over.
 
     A burst of saves (editor swap dance, "save all", git checkout) becomes one
-    rebuild. ``max_wait`` bounds the delay when events never stop coming.
+    rebuild. A burst is over ``quiet`` seconds after its last event when every
+    file written in it has been closed (a finished save: fire almost at once),
+    or ``hold`` seconds after its last event when a write may still be under
+    way (a "modified" without its "closed", or a platform without close
+    events). ``max_wait`` bounds the delay when events never stop coming.
     Thread-safe: watchdog threads call :meth:`add`, the build thread calls
     :meth:`wait` / :meth:`take`.
     """
 
     def __init__(
         self,
-        quiet: float = 0.08,
+        quiet: float = 0.02,
         max_wait: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        hold: float = 0.1,
     ) -> None:
         self.quiet = quiet
+        self.hold = max(hold, quiet)
         self.max_wait = max_wait
         self._clock = clock
         self._paths: set[Path] = set()
+        self._writing: set[Path] = set()  # modified, not yet seen closed
         self._first: float | None = None
         self._last: float | None = None
         self._cond = threading.Condition()
+        #: When the last burst handed out by :meth:`take` began and ended (for timing logs).
+        self.last_burst: tuple[float, float] | None = None
 
-    def add(self, paths: Iterable[Path]) -> None:
-        """Record changed paths (cheap: called from watchdog's thread)."""
+    def add(self, paths: Iterable[Path], *, finished: bool = True) -> None:
+        """Record changed paths (cheap: called from watchdog's thread).
+
+        ``finished=False`` says the file is being written and a "closed" event
+        will follow (another :meth:`add` with ``finished=True``); until then the
+        burst waits the longer ``hold``.
+        """
         with self._cond:
             new = [Path(p) for p in paths]
             if not new:
@@ -186,6 +200,16 @@ class Debouncer:
                 self._first = now
             self._last = now
             self._paths.update(new)
+            if finished:
+                self._writing.difference_update(new)
+            else:
+                self._writing.update(new)
+            self._cond.notify_all()
+
+    def forget_writing(self, paths: Iterable[Path]) -> None:
+        """These paths are gone (deleted or renamed away): no "closed" will come for them."""
+        with self._cond:
+            self._writing.difference_update(Path(p) for p in paths)
             self._cond.notify_all()
 
     def remaining(self) -> float | None:
@@ -197,7 +221,7 @@ class Debouncer:
         if self._first is None or self._last is None:
             return None
         now = self._clock()
-        quiet_left = self._last + self.quiet - now
+        quiet_left = self._last + (self.hold if self._writing else self.quiet) - now
         cap_left = self._first + self.max_wait - now
         return max(0.0, min(quiet_left, cap_left))
 
@@ -207,8 +231,11 @@ class Debouncer:
             left = self._remaining()
             if left is None or left > 0:
                 return None
+            assert self._first is not None and self._last is not None
+            self.last_burst = (self._first, self._last)
             paths = frozenset(self._paths)
             self._paths.clear()
+            self._writing.clear()
             self._first = self._last = None
             return paths
 

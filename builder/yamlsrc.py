@@ -6,6 +6,8 @@ remember the (1-based) line where they start and the line of each key/item.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 import yaml
@@ -166,3 +168,180 @@ def _parse(text: str, loader: Any, path: str, first_line: int) -> Any:
         raise SiteError(path, first_line, f"invalid YAML: {exc}") from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. "!!int abc": constructors raise unmarked
         raise SiteError(path, first_line, f"invalid YAML value: {exc}", "check explicit !!tags") from None
+
+
+# --- a fast path for regular, machine-written files --------------------------------------
+#
+# Round files of large schemes are thousands of lines like ``  - [p00017, p00342]``. Even
+# libyaml's composer spends most of its time building Python node objects for them, so
+# files made only of the simple shapes below are read line by line with regular
+# expressions. Anything else (quotes, anchors, comments after a value, multi-line
+# scalars, deeper nesting, a YAML error...) is left to :func:`load_yaml`, so results
+# and error messages never depend on which path read the file.
+
+
+class _Unsupported(Exception):
+    """The text uses YAML the line reader does not handle: let the full loader read it."""
+
+
+# A plain scalar without the characters that would need YAML's full rules here.
+_SCALAR = r"[^\s#:,\[\]{}\-?&*!|>'\"%@`~][^#:,\[\]{}]*?"
+_KEY_LINE = re.compile(rf"(?P<indent> *)(?P<key>{_SCALAR}):(?: +(?P<value>\S.*?))? *")
+_ITEM_LINE = re.compile(r"(?P<indent> *)- +(?P<value>\S.*?) *")
+_SKIP_LINE = re.compile(r" *(?:#.*)?")
+_FLOW_PAIR = re.compile(rf" *({_SCALAR}): +(\[[^\[\]{{}}]*\]|{_SCALAR}) *(?:,|$)")
+_WHOLE_SCALAR = re.compile(_SCALAR)
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+# Line breaks YAML knows besides "\n", tabs and a BOM: rare in these files, so not handled.
+_AWKWARD = re.compile("[\r\t\x85\u2028\u2029\ufeff]")
+_RESOLVER = yaml.resolver.Resolver()
+_TAG = "tag:yaml.org,2002:"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _plain_value(token: str) -> Any:
+    """What the safe loader makes of a plain scalar; memoised (ids repeat in every round)."""
+    tag = _RESOLVER.resolve(yaml.ScalarNode, token, (True, False))
+    if tag == _TAG + "str":
+        return token
+    if tag == _TAG + "int" and _DECIMAL.fullmatch(token):
+        return int(token)
+    if tag == _TAG + "bool":
+        return token.lower() in ("yes", "true", "on")
+    if tag == _TAG + "null":
+        return None
+    if tag == _TAG + "timestamp":
+        loader = _FastLoader("")
+        return _lenient_timestamp(loader, yaml.ScalarNode(tag, token))
+    raise _Unsupported
+
+
+def _scalar(token: str) -> Any:
+    if _WHOLE_SCALAR.fullmatch(token) is None:
+        raise _Unsupported
+    return _plain_value(token)
+
+
+def _flow_value(text: str, line: int) -> Any:
+    """A value written on one line: ``[a, b]``, ``{k: v, k: [a, b]}`` or a plain scalar."""
+    if text[0] == "[":
+        return _flow_list(text, line)
+    if text[0] == "{":
+        return _flow_dict(text, line)
+    return _scalar(text)
+
+
+def _flow_list(text: str, line: int) -> LineList:
+    if text[-1] != "]":
+        raise _Unsupported
+    body = text[1:-1]
+    items = LineList(map(_flow_item, body.split(","))) if body.strip() else LineList()
+    items.line = line
+    items.item_lines = [line] * len(items)
+    return items
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _flow_item(raw: str) -> Any:
+    """One item of a one-line ``[...]`` list (memoised: the same ids recur in every round)."""
+    token = raw.strip(" ")
+    if not token or _WHOLE_SCALAR.fullmatch(token) is None:
+        raise _Unsupported  # an empty item, a trailing comma, quotes, nesting...
+    return _plain_value(token)
+
+
+def _flow_dict(text: str, line: int) -> LineDict:
+    if text[-1] != "}":
+        raise _Unsupported
+    body = text[1:-1]
+    result = LineDict()
+    result.line = line
+    result.key_lines = {}
+    pos, end = 0, len(body.rstrip())
+    while pos < end:
+        found = _FLOW_PAIR.match(body, pos)
+        if found is None:
+            raise _Unsupported
+        key = _plain_value(found.group(1))
+        if key in result:
+            raise _Unsupported
+        raw = found.group(2)
+        result[key] = _flow_list(raw, line) if raw[0] == "[" else _plain_value(raw)
+        result.key_lines[key] = line
+        pos = found.end()
+    if body.rstrip().endswith(","):
+        raise _Unsupported
+    return result
+
+
+def _regular_yaml(text: str) -> LineDict:
+    """Parse a mapping of scalars, one-line lists/mappings and one level of block lists/mappings."""
+    if _AWKWARD.search(text) or yaml.reader.Reader.NON_PRINTABLE.search(text):
+        raise _Unsupported
+    top = LineDict()
+    top.key_lines = {}
+    block: LineDict | LineList | None = None  # the block collection under the current top-level key
+    block_indent = -1
+    open_key: Any = None  # a top-level key written as "key:" whose value may follow
+    for number, raw in enumerate(text.split("\n"), start=1):
+        item = _ITEM_LINE.fullmatch(raw)  # the common line first: "  - [p00017, p00342]"
+        if item is not None:
+            indent = item.end("indent")
+            if block is None and open_key is not None and (indent > 0 or raw.startswith("- ")):
+                block = LineList()
+                block.line, block.item_lines, block_indent = number, [], indent
+                top[open_key] = block
+            if not isinstance(block, LineList) or indent != block_indent:
+                raise _Unsupported
+            value = item.group("value")
+            block.append(_flow_list(value, number) if value[0] == "[" else _flow_value(value, number))
+            block.item_lines.append(number)
+            continue
+        if _SKIP_LINE.fullmatch(raw):
+            continue
+        entry = _KEY_LINE.fullmatch(raw)
+        if entry is None:
+            raise _Unsupported
+        indent = len(entry.group("indent"))
+        key = _plain_value(entry.group("key"))
+        value = entry.group("value")
+        if indent == 0:
+            if key in top:
+                raise _Unsupported  # the full loader reports the duplicate with its line
+            if not top.key_lines:
+                top.line = number
+            top[key] = None if value is None else _flow_value(value, number)
+            top.key_lines[key] = number
+            open_key = key if value is None else None
+            block, block_indent = None, -1
+            continue
+        if block is None and open_key is not None:
+            block = LineDict()
+            block.line, block.key_lines, block_indent = number, {}, indent
+            top[open_key] = block
+        if not isinstance(block, LineDict) or indent != block_indent or key in block:
+            raise _Unsupported
+        block[key] = None if value is None else _flow_value(value, number)
+        block.key_lines[key] = number
+    if not top.key_lines:
+        raise _Unsupported  # empty or comment-only: the full loader says what that means
+    return top
+
+
+def regular_yaml(text: str) -> LineDict | None:
+    """What :func:`load_yaml` returns (lines included) for a regular machine-written file, else None.
+
+    Handles a top-level mapping whose values are plain scalars, one-line ``[...]``/``{...}``
+    collections, or one level of block lists/mappings of those. None means "not that
+    shape, or not valid": read it with :func:`load_yaml`, which also reports any error.
+    """
+    try:
+        return _regular_yaml(text)
+    except _Unsupported:
+        return None
+
+
+def load_yaml_regular(text: str, path: str) -> Any:
+    """:func:`load_yaml`, taking the fast line reader when the file allows it."""
+    found = regular_yaml(text)
+    return found if found is not None else load_yaml(text, path)

@@ -166,3 +166,27 @@ def test_css_only_edit_swaps_styles_without_reloading(browser: Browser, site: Pa
             assert pg.locator("link[rel=stylesheet][href*='style']").count() == 1
         finally:
             ctx.close()
+
+
+def test_a_reload_refetches_the_page_but_not_its_fingerprinted_css_or_the_client(
+    browser: Browser, site: Path, tmp_path: Path
+) -> None:
+    log = io.StringIO()
+    options = BuildOptions(source=site, output=tmp_path / "out-cache", drafts=True, serve=True)
+    with DevServer(options, port=0, out=log, log_requests=True) as srv:
+        ctx = browser.new_context()
+        pg = ctx.new_page()
+        try:
+            pg.goto(srv.url + "posts/long/")
+            pg.wait_for_load_state("load")
+            wait_connected(srv)
+            first = log.getvalue()
+            assert '"GET /static/css/style.' in first and '"GET /__netjournal/livereload.js?v=' in first
+            save_and_time(pg, srv, site / "content/posts/2020-01-01-long.md", "Cached marker.")
+            pg.wait_for_load_state("load")
+            again = log.getvalue()[len(first) :]
+        finally:
+            ctx.close()
+    assert '"GET /posts/long/' in again  # the page itself is always fetched fresh
+    assert '"GET /static/css/style.' not in again  # content-addressed: the cached copy cannot be stale
+    assert "livereload.js" not in again

@@ -10,19 +10,23 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import os
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from watchdog.events import FileSystemEventHandler
 
 from builder.build import BuildOptions
 from builder.errors import SiteError, SiteErrors
-from builder.serve import CLIENT_PATH, DevServer
+from builder.serve import CLIENT_PATH, DevServer, _event_filter, _make_observer
 
 # ---------------------------------------------------------------------------
 # helpers
@@ -320,6 +324,91 @@ def test_page_that_missed_a_build_is_told_to_reload(server: DevServer) -> None:
 
 
 # ---------------------------------------------------------------------------
+# the file watcher itself (real inotify through watchdog)
+
+
+class _Events(FileSystemEventHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[float, Any]] = []
+
+    def dispatch(self, event: Any) -> None:
+        self.seen.append((time.monotonic(), event))
+
+
+@contextmanager
+def watching(folder: Path, handler: FileSystemEventHandler) -> Iterator[None]:
+    observer = _make_observer()
+    observer.schedule(handler, str(folder), recursive=True, event_filter=_event_filter())
+    observer.start()
+    try:
+        yield
+    finally:
+        observer.stop()
+        observer.join(timeout=5)
+
+
+def test_a_rename_save_is_still_one_move(tmp_path: Path) -> None:
+    post, temp = tmp_path / "a.md", tmp_path / "a.md.tmp"
+    post.write_text("old")
+    events = _Events()
+    with watching(tmp_path, events):
+        temp.write_text("new")
+        time.sleep(0.2)  # the temporary file's own events are through
+        os.replace(temp, post)
+        wait_until(lambda: any(e.event_type == "moved" for _, e in events.seen), what="the rename")
+    moved = next(e for _, e in events.seen if e.event_type == "moved")
+    assert (moved.src_path, moved.dest_path) == (str(temp), str(post))  # paired despite the short delay
+
+
+def test_a_post_moved_out_of_the_site_is_reported_without_watchdogs_pairing_delay(tmp_path: Path) -> None:
+    watched, trash = tmp_path / "content", tmp_path / "Trash"
+    watched.mkdir()
+    trash.mkdir()
+    post = watched / "a.md"
+    post.write_text("text")
+    events = _Events()
+    with watching(watched, events):
+        time.sleep(0.1)
+        moved = time.monotonic()
+        os.replace(post, trash / "a.md")  # "move to trash": the rename's other half is never seen
+        wait_until(lambda: any(e.event_type == "deleted" for _, e in events.seen), what="the move")
+    at = next(t for t, e in events.seen if e.event_type == "deleted")
+    assert at - moved < 0.4  # watchdog on its own holds an unpaired rename for 0.5 s
+
+
+def test_reading_sources_wakes_no_watcher_thread(tmp_path: Path) -> None:
+    files = [tmp_path / f"post-{i}.md" for i in range(20)]
+    for path in files:
+        path.write_text("text")
+    events = _Events()
+    with watching(tmp_path, events):
+        time.sleep(0.1)
+        for path in files:
+            path.read_text()  # what every build does with every source
+        files[0].write_text("changed")  # a real change afterwards is still seen
+        wait_until(lambda: any(e.event_type == "closed" for _, e in events.seen), what="the write")
+    kinds = {e.event_type for _, e in events.seen}
+    assert kinds <= {"modified", "closed"}, kinds
+
+
+def test_a_rename_save_rebuilds(site: Path, tmp_path: Path) -> None:
+    log: list[tuple[int, Any]] = []
+    with recording_server(site, tmp_path, log) as srv:
+        stream = EventStream(srv.port)
+        try:
+            post = site / "content/posts/2020-01-01-hello.md"
+            temp = post.with_name(post.name + ".tmp")
+            temp.write_text(post.read_text().replace("The first version", "A renamed-in version"))
+            os.replace(temp, post)
+            stream.wait_for("reload")
+        finally:
+            stream.close()
+        assert b"A renamed-in version" in get(srv.port, "/")[2]
+    assert [changed for _, changed in log][1:] == [["2020-01-01-hello.md"]]  # the temporary is junk
+
+
+# ---------------------------------------------------------------------------
 # with a recording builder: the server's own decisions
 
 
@@ -604,3 +693,41 @@ def test_draft_flag_and_date_changes_update_every_listing(site: Path, tmp_path: 
         archive = get(srv.port, "/archive/")[2]
         assert b"2010" in archive and b"/posts/hello/" in archive
         assert b"/posts/hello/" in get(srv.port, "/tags/alpha/")[2]
+
+
+def test_debug_log_times_every_stage_of_a_rebuild_and_each_request(site: Path, tmp_path: Path) -> None:
+    out = io.StringIO()
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=True, serve=True)
+    with DevServer(options, port=0, out=out, debug=True) as srv:
+        stream = EventStream(srv.port)
+        try:
+            write_post(site, "2020-01-01-hello.md", "Hello", "Timed edit.", tags=["alpha"])
+            stream.wait_for("reload")
+            get(srv.port, post_url("hello"))
+            wait_until(lambda: "timing: burst" in out.getvalue(), what="the rebuild's timing line")
+        finally:
+            stream.close()
+    text = out.getvalue()
+    number = r"\d+\.\d"
+    stages = (
+        rf"burst {number} ms, quiet wait {number} ms, to build {number} ms, build {number} ms \(builder says {number}\)"
+    )
+    assert re.search(stages + rf", announce {number} ms; first event -> reload sent {number} ms", text), text
+    quiet = float(re.search(rf"quiet wait ({number}) ms", text)[1])  # type: ignore[index]
+    assert quiet >= srv.debouncer.quiet * 1000 - 1
+    assert re.search(rf"timing: GET /posts/hello/ waited {number} ms for the build, answered in {number} ms", text)
+    assert "timing: sent reload to a browser" in text
+
+
+def test_no_timing_lines_without_debug(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NETJOURNAL_SERVE_DEBUG", raising=False)
+    out = io.StringIO()
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=True, serve=True)
+    with DevServer(options, port=0, out=out) as srv:
+        stream = EventStream(srv.port)
+        try:
+            write_post(site, "2020-01-01-hello.md", "Hello", "Quiet edit.", tags=["alpha"])
+            stream.wait_for("reload")
+        finally:
+            stream.close()
+    assert "built" in out.getvalue() and "timing:" not in out.getvalue()

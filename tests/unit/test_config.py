@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from builder.config import CONFIG_KEYS, NETWORK_KEYS, SiteConfig, parse_config
+from builder.config import CONFIG_KEYS, MARKDOWN_KEYS, NETWORK_KEYS, SiteConfig, parse_config
 from builder.errors import SiteError, SiteErrors
 
 
@@ -62,3 +65,33 @@ def test_every_key_has_a_description():
     for keys in (CONFIG_KEYS, NETWORK_KEYS):
         for key, (types, description) in keys.items():
             assert types and len(description) > 10, key
+
+
+def test_markdown_engine_default_and_choice():
+    assert SiteConfig().markdown.engine == "python-markdown"
+    assert parse_config("title: T\n").markdown.engine == "python-markdown"
+    assert parse_config("markdown:\n  engine: cmark\n").markdown.engine == "cmark"
+    assert parse_config("markdown:\n  engine: python-markdown\n").markdown.engine == "python-markdown"
+
+
+def test_markdown_engine_errors_name_the_line_and_suggest():
+    assert errors("title: T\nmarkdown:\n  engine: cmarkgfm\n") == [
+        "site.yaml:3: markdown.engine must be one of: python-markdown, cmark (did you mean 'cmark'?)"
+    ]
+    assert errors("markdown:\n  engin: cmark\n") == [
+        "site.yaml:2: unknown setting 'markdown.engin' (did you mean 'markdown.engine'?)"
+    ]
+    assert errors("markdown: cmark\n") == ["site.yaml:1: 'markdown' must be dict, not str"]
+
+
+def test_cmark_without_cmarkgfm_is_an_error_with_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cmarkgfm", None)  # what find_spec reports for a missing package
+    assert errors("markdown:\n  engine: cmark\n") == [
+        "site.yaml:2: markdown.engine cmark needs the cmarkgfm package (pip install 'netjournal[fast]')"
+    ]
+
+
+def test_every_markdown_key_is_documented_in_the_readme():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for key in MARKDOWN_KEYS:
+        assert f"| `markdown.{key}` |" in readme

@@ -194,3 +194,73 @@ def test_editing_round_seven_reuses_rounds_one_to_six(monkeypatch):
     assert (cache.hits, cache.misses) == (6, 10)
     assert results == compute_all(edited)[0]  # cached + recomputed == computed from scratch
     assert len(cache.rounds) == 8  # stale keys for the old rounds 7 and 8 were dropped
+
+
+def _graphs_for_paths() -> dict[str, nx.Graph]:
+    """One graph per route through paths_and_betweenness: batched, long ring, deep and dense."""
+    ring = nx.cycle_graph(300)  # 150 BFS levels, few edges: walked in plain Python
+    lollipop = nx.lollipop_graph(120, 60)  # a 120-clique with a 60-node tail: deep and dense
+    return {
+        "small world": nx.connected_watts_strogatz_graph(60, 6, 0.3, seed=4),
+        "ring": ring,
+        "lollipop": lollipop,
+        "grid": nx.convert_node_labels_to_integers(nx.grid_2d_graph(7, 9)),
+    }
+
+
+@pytest.mark.parametrize("name", ["small world", "ring", "lollipop", "grid"])
+def test_paths_and_betweenness_match_networkx_on_every_route(name, monkeypatch):
+    from scipy.sparse import csr_matrix
+
+    from builder.metrics import paths_and_betweenness
+
+    monkeypatch.setattr(metrics_module, "SOURCE_BLOCK", 16)  # several blocks, summed
+    graph = _graphs_for_paths()[name]
+    n = graph.number_of_nodes()
+    matrix = csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=range(n), dtype=float))
+    total, diameter, scores = paths_and_betweenness(matrix, list(range(n)))
+    lengths = dict(nx.all_pairs_shortest_path_length(graph))
+    assert total == sum(sum(row.values()) for row in lengths.values())
+    assert diameter == nx.diameter(graph)
+    theirs = nx.betweenness_centrality(graph, normalized=False)
+    assert scores == pytest.approx([theirs[i] for i in range(n)], rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["small world", "ring", "lollipop"])
+def test_sampled_betweenness_is_brandes_from_the_same_sources(name):
+    """A sample of sources: the same scaled estimate as the per-source reference implementation."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import shortest_path
+
+    from builder.metrics import paths_and_betweenness
+
+    graph = _graphs_for_paths()[name]
+    n = graph.number_of_nodes()
+    matrix = csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=range(n), dtype=float))
+    sources = [1, 5, 17, 40]
+    dist = shortest_path(matrix, method="D", directed=False, unweighted=True, indices=sources)
+    total, diameter, scores = paths_and_betweenness(matrix, sources)
+    assert (total, diameter) == (dist.sum(), dist.max())
+    assert scores == pytest.approx(brandes(matrix, dist.astype(np.int32), sources), rel=1e-9, abs=1e-9)
+
+
+def test_which_route_is_taken(monkeypatch):
+    """The ring is too deep for the batch and thin enough to walk; the lollipop's clique is not."""
+    from scipy.sparse import csr_matrix
+
+    from builder.metrics import paths_and_betweenness
+
+    taken: list[str] = []
+    for route in ("_batched_brandes", "_dependencies_by_walking", "_dependencies"):
+        original = getattr(metrics_module, route)
+        monkeypatch.setattr(metrics_module, route, lambda *a, _f=original, _r=route: taken.append(_r) or _f(*a))
+    for name, expected in [
+        ("small world", ["_batched_brandes"]),
+        ("ring", ["_batched_brandes", "_dependencies_by_walking"]),
+        ("lollipop", ["_batched_brandes", "_dependencies"]),
+    ]:
+        graph = _graphs_for_paths()[name]
+        n = graph.number_of_nodes()
+        taken.clear()
+        paths_and_betweenness(csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=range(n), dtype=float)), [0, 3])
+        assert taken == expected, name

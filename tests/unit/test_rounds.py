@@ -186,3 +186,53 @@ def test_generator_is_deterministic_and_valid(tmp_path):
         "round-1.yaml",
         "round-2.yaml",
     ]
+
+
+def _full_loader_only(monkeypatch):
+    """Make load_round_data read every file with the line-keeping loader (the reference path)."""
+    import builder.rounds as rounds_module
+    from builder.yamlsrc import load_yaml
+
+    monkeypatch.setattr(rounds_module, "_fast_line_yaml", load_yaml)
+
+
+def test_fast_paths_give_the_same_round_data_as_the_line_keeping_loader(monkeypatch):
+    """Generated data (triads, met: false, unmatched, late joiners) read both ways: identical RoundData."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent.parent / "scripts"))
+    from gen_rounds import generate
+
+    from builder.yamlsrc import regular_yaml
+
+    people, texts = generate(121, 12, seed=5)
+    assert regular_yaml(people) is not None and all(regular_yaml(t) is not None for t in texts)
+    assert any("met: false" in t for t in texts) and any("unmatched:" in t for t in texts)
+    sources = [(f"data/rounds/round-{k}.yaml", t) for k, t in enumerate(texts, 1)]
+    fast = load_round_data(("data/people.yaml", people), sources)
+    _full_loader_only(monkeypatch)
+    assert load_round_data(("data/people.yaml", people), sources) == fast
+
+
+BROKEN_ROUNDS = [
+    "round: 2\ndate: 2016-02-22\npairs:\n  - [a, b, c, d]\n  - [e]\n",
+    "round: 2\ndate: 2016-02-22\npairs:\n  - [a, b]\n  - [b, c]\nunmatched: [a, z, z]\n",
+    "round: 2\ndate: 2016-13-45\npairs:\n  - [a, a]\n",
+    "round: 0\ndate: 2016-02-22\npairs: [a, b]\n",
+    "round: 2\ndate: 2016-02-22\npars:\n  - [a, b]\n",
+    "round: 2\ndate: 2016-02-22\npairs:\n  - {people: [a, b], met: maybe}\n  - {persons: [c, d]}\n",
+    "round: 2\ndate: 2016-02-22\npairs:\n  - [a, yes]\n  - [c, null]\n  - [d, 7]\n",
+    "round: 2\ndate: 2016-02-22\npairs:\n  - [a, b]\n  - [c, d]]\n",
+    "round: 2\ndate: 2016-02-22\npairs:\n  - [a, b]\nround: 3\n",
+    "round: 2\ndate: 2016-02-22\ntitle: {x: y}\npairs:\n  - [a, b]\n",
+]
+
+
+@pytest.mark.parametrize("text", BROKEN_ROUNDS)
+def test_fast_paths_report_the_same_errors(text, monkeypatch):
+    people = ("data/people.yaml", "a:\n  name: A\n  public: maybe\nb:\n  joined: 0\n")
+    sources = [("data/rounds/round-2.yaml", text)]
+    fast = errors_of(sources, people)
+    _full_loader_only(monkeypatch)
+    assert errors_of(sources, people) == fast
+    assert all(e.startswith(("data/rounds/round-2.yaml:", "data/people.yaml:")) for e in fast)

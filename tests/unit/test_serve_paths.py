@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -11,9 +12,15 @@ import pytest
 from builder.errors import SiteError, SiteErrors
 from builder.serve import (
     CLIENT_PATH,
+    IMMUTABLE,
+    NO_STORE,
     EventHub,
+    RebuildTrace,
+    cache_control,
     client_script,
+    client_version,
     content_type,
+    debug_enabled,
     error_payload,
     format_errors,
     inject_client,
@@ -120,7 +127,7 @@ def test_content_types(name: str, ctype: str) -> None:
 def test_inject_before_the_last_body_close() -> None:
     html = b"<html><body><pre>&lt;/body&gt; </body></pre></BODY></html>"
     got = inject_client(html, 7)
-    tag = f'<script src="{CLIENT_PATH}" data-generation="7"'.encode()
+    tag = f'<script src="{CLIENT_PATH}?v={client_version()}" data-generation="7"'.encode()
     assert got.index(tag) == html.rindex(b"</BODY>")
     assert got.count(b"<script") == 1
     assert got.replace(got[got.index(tag) : got.index(b"</script>") + 9], b"") == html
@@ -136,6 +143,27 @@ def test_client_script_is_packaged_and_uses_text_only() -> None:
     assert "EventSource" in js
     assert "sessionStorage" in js
     assert "innerHTML" not in js and "insertAdjacentHTML" not in js
+
+
+def test_client_version_is_the_scripts_hash() -> None:
+    assert client_version() == hashlib.sha256(client_script()).hexdigest()[:10]
+    assert cache_control(CLIENT_PATH, f"v={client_version()}", client_script()) == IMMUTABLE
+    assert cache_control(CLIENT_PATH, "v=0123456789", client_script()) == NO_STORE  # an old script's URL
+    assert cache_control(CLIENT_PATH, "", client_script()) == NO_STORE
+
+
+def test_only_content_addressed_files_may_be_cached() -> None:
+    css = b"body { color: red }"
+    digest = hashlib.sha256(css).hexdigest()[:10]
+    assert cache_control(f"/static/css/style.{digest}.css", "", css) == IMMUTABLE
+    assert cache_control(f"/static/css/style.{digest}.css", "netjournal=123", css) == IMMUTABLE  # CSS swap bust
+    assert cache_control("/static/js/vendor/d3.min.js", f"v={digest}", css) == IMMUTABLE
+    # a hash-like name whose hash is not the content's (a file named so by hand, or stale) is never cached
+    assert cache_control("/static/css/style.0123456789.css", "", css) == NO_STORE
+    assert cache_control(f"/static/css/style.{digest}.css", "", css + b" ") == NO_STORE
+    assert cache_control("/static/css/style.css", "", css) == NO_STORE
+    assert cache_control("/static/js/vendor/d3.min.js", "", css) == NO_STORE
+    assert cache_control(f"/static/css/empty.{hashlib.sha256(b'').hexdigest()[:10]}.css", "", b"") == NO_STORE
 
 
 def test_sse_frames_prefix_every_data_line() -> None:
@@ -198,3 +226,22 @@ def test_public_url() -> None:
     assert public_url("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
     assert public_url("0.0.0.0", 81) == "http://localhost:81/"
     assert public_url("::1", 9) == "http://[::1]:9/"
+
+
+def test_rebuild_trace_line_gives_each_stage_in_ms() -> None:
+    trace = RebuildTrace(first_event=10.0, last_event=10.001, due=10.021, build_start=10.0215)
+    trace.build_end, trace.announced, trace.builder_seconds = 10.1215, 10.122, 0.0995
+    line = trace.line()
+    assert "burst 1.0 ms, quiet wait 20.0 ms, to build 0.5 ms, build 100.0 ms (builder says 99.5)" in line
+    assert "announce 0.5 ms; first event -> reload sent 122.0 ms" in line
+    assert "[event@10.000000 sent@10.122000]" in line
+    unfinished = RebuildTrace(first_event=1.0, last_event=1.0, due=1.02, build_start=1.03, build_end=1.5).line()
+    assert "announce - ms" in unfinished and "builder says -" in unfinished  # a failed build: never announced
+
+
+@pytest.mark.parametrize(
+    ("value", "on"), [("", False), ("0", False), ("off", False), ("no", False), ("1", True), ("yes", True)]
+)
+def test_debug_switch(value: str, on: bool) -> None:
+    assert debug_enabled({"NETJOURNAL_SERVE_DEBUG": value}) is on
+    assert debug_enabled({}) is False

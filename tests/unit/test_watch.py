@@ -188,3 +188,57 @@ def test_wait_returns_due_batch_and_honours_stop() -> None:
     stop.set()
     deb.add([Path("y")])
     assert deb.wait(stop) is None
+
+
+def test_a_closed_write_fires_after_the_short_quiet_period() -> None:
+    clock = FakeClock()
+    deb = Debouncer(quiet=0.02, hold=0.1, max_wait=1.0, clock=clock)
+    deb.add([Path("a.md")], finished=False)  # "modified": the editor is still writing
+    assert deb.remaining() == pytest.approx(0.1)
+    clock.advance(0.005)
+    deb.add([Path("a.md")])  # "closed": the save is complete
+    assert deb.remaining() == pytest.approx(0.02)
+    clock.advance(0.019)
+    assert deb.take() is None
+    clock.advance(0.001)
+    assert deb.take() == {Path("a.md")}
+    assert deb.last_burst == (100.0, pytest.approx(100.005))
+
+
+def test_a_write_never_seen_closed_waits_the_longer_hold() -> None:
+    clock = FakeClock()
+    deb = Debouncer(quiet=0.02, hold=0.1, max_wait=1.0, clock=clock)
+    deb.add([Path("a.md")], finished=False)
+    deb.add([Path("b.md")])  # b finished, a still open: the burst is not over
+    clock.advance(0.05)
+    assert deb.take() is None
+    clock.advance(0.05)
+    assert deb.take() == {Path("a.md"), Path("b.md")}
+
+
+def test_a_file_deleted_or_renamed_away_while_written_does_not_hold_the_burst() -> None:
+    clock = FakeClock()
+    deb = Debouncer(quiet=0.02, hold=0.1, clock=clock)
+    deb.add([Path("a.md.tmp")], finished=False)
+    deb.forget_writing([Path("a.md.tmp")])  # renamed over a.md
+    deb.add([Path("a.md.tmp"), Path("a.md")])
+    clock.advance(0.02)
+    assert deb.take() == {Path("a.md.tmp"), Path("a.md")}
+
+
+def test_a_git_checkout_like_burst_is_one_batch() -> None:
+    clock = FakeClock()
+    deb = Debouncer(quiet=0.02, hold=0.1, max_wait=1.0, clock=clock)
+    names = [Path(f"post-{i}.md") for i in range(200)]
+    for name in names:  # each file written and closed, a millisecond apart
+        deb.add([name], finished=False)
+        deb.add([name])
+        clock.advance(0.001)
+        assert deb.take() is None
+    clock.advance(0.02)
+    assert deb.take() == set(names)
+
+
+def test_hold_is_never_shorter_than_quiet() -> None:
+    deb = Debouncer(quiet=0.15, hold=0.1)
+    assert deb.hold == 0.15
