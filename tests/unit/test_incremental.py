@@ -205,3 +205,34 @@ def test_neighbour_title_change_reaches_the_post_page(tmp_path: Path) -> None:
     pages = [p for p in out.glob("posts/*/index.html") if b'href="/posts/post-003/"' in p.read_bytes()]
     assert pages and all(b"Third, renamed" in p.read_bytes() for p in pages)
     assert _files(out) == _fresh(root, tmp_path / "fresh")
+
+
+def test_posts_are_parsed_once_across_many_one_edit_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build after build in new processes, only the edited post is parsed (the index keeps true digests)."""
+    from builder import parallel
+    from builder.cache import hash_parts, load_post_index
+
+    root = make_site(tmp_path, _posts(8))
+    out = tmp_path / "out"
+    options = BuildOptions(root, out, now=NOW)
+    _age_sources(root)
+    Builder().build(options)
+    parsed: list[str] = []
+    real = parallel.parse_one
+
+    def counting(kind: str, path: str, *args: object, **kwargs: object) -> object:
+        parsed.append(path)
+        return real(kind, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "parse_one", counting)
+    for round_no in range(3):
+        target = root / f"content/posts/post-00{round_no}.md"
+        target.write_text(target.read_text() + f"\nEdit {round_no}.\n", encoding="utf-8")
+        _age_sources(root)
+        parsed.clear()
+        Builder().build(options)
+        assert parsed == [f"content/posts/post-00{round_no}.md"]
+    index, _ = load_post_index(root / ".netjournal-cache")
+    for path, (_, _, digest) in index.items():
+        assert digest == hash_parts(path, (root / path).read_text(encoding="utf-8"))
+    assert _files(out) == _fresh(root, tmp_path / "fresh")
