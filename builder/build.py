@@ -329,6 +329,11 @@ class Builder:
             except SiteErrors as exc:
                 errors.extend(exc.errors)
         errors.raise_if_any()
+        # Parsed: the post texts are no longer needed, and at 10,000 posts they are ~120 MB.
+        digests = {path: self._text_digest(path, text) for path, text in sources.posts}
+        sources.forget_post_texts(digests)
+        self._unread = sources.unread
+        self._texts = {}
         now = options.now or datetime.now(config.tz)
         later = [p.date for p in results["posts"] if p.date > now]
         self._valid_until = min(later) if later else None  # when a future post goes live, output changes
@@ -523,16 +528,13 @@ class Builder:
             return
         old = self._post_index or {}
         stats = sources.post_stats
-        if len(old) == len(stats) and len(sources.unread) == len(stats):  # nothing read: nothing new
-            index = old
-            changed = False
-        else:
-            index = {
-                path: (*stats[path], known if (known := sources.unread.get(path)) else self._text_digest(path, text))
-                for path, text in sources.posts
-                if path in stats
-            }
-            changed = index != old
+        unread = sources.unread  # after parsing: every post (texts forgotten); else the unchanged ones
+        index = {
+            path: (*stats[path], unread.get(path) or self._text_digest(path, text))
+            for path, text in sources.posts
+            if path in stats
+        }
+        changed = index != old
         if changed or scanned - self._index_scanned > RACY_NS:
             save_post_index(folder, index, scanned)
         self._post_index, self._index_scanned, self._index_folder = index, scanned, folder

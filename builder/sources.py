@@ -32,6 +32,15 @@ class Sources:
     # path -> (size, mtime_ns) of every post as found by this read (for the next build's ``known``).
     post_stats: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
+    def forget_post_texts(self, digests: Mapping[str, str]) -> None:
+        """Drop the post texts once they are parsed; ``digests`` (path -> digest) stand in for them.
+
+        The one mutation of this otherwise frozen value, so that every holder of it lets go of
+        the texts at once (they are most of the memory of a cold build's first half).
+        """
+        object.__setattr__(self, "posts", tuple((path, "") for path, _ in self.posts))
+        object.__setattr__(self, "unread", {**self.unread, **digests})
+
     def text_of(self, path: str) -> str:
         """A post's text, read now if this build skipped it."""
         return _read(self.root / path, self.root)
