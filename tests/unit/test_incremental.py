@@ -236,3 +236,14 @@ def test_posts_are_parsed_once_across_many_one_edit_builds(tmp_path: Path, monke
     for path, (_, _, digest) in index.items():
         assert digest == hash_parts(path, (root / path).read_text(encoding="utf-8"))
     assert _files(out) == _fresh(root, tmp_path / "fresh")
+
+
+def test_post_texts_are_let_go_once_parsed(tmp_path: Path) -> None:
+    from builder.cache import hash_parts
+
+    root = make_site(tmp_path, _posts(4))
+    sources = read_sources(root)
+    texts = dict(sources.posts)
+    Builder().render(BuildOptions(root, tmp_path / "out", now=NOW, cache=False), sources=sources)
+    assert all(text == "" for _, text in sources.posts)  # memory: the texts are gone
+    assert sources.unread == {path: hash_parts(path, text) for path, text in texts.items()}
