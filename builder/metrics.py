@@ -680,7 +680,12 @@ def _batched_brandes(matrix: csr_matrix, sources: list[int]) -> tuple[np.ndarray
     delta = np.zeros((m, count))
     for current in range(level, 1, -1):  # level 1 would only feed the sources, whose delta is unused
         share = np.divide(1.0 + delta, sigma, out=np.zeros((m, count)), where=depth == current)
-        delta += np.where(depth == current - 1, sigma * _spread(matrix, share), 0.0)
+        below = depth == current - 1
+        rows = np.flatnonzero(below.any(axis=1))
+        if len(rows) * 4 < m:  # few receivers (near the sources): multiply only their rows
+            delta[rows] += np.where(below[rows], sigma[rows] * _spread(matrix[rows], share), 0.0)
+        else:
+            delta += np.where(below, sigma * _spread(matrix, share), 0.0)
     return depth.T, delta.sum(axis=1)
 
 
