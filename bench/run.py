@@ -278,6 +278,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 from bench.corpus import round_data
 people_text, rounds = round_data({people}, {rounds}, seed=1, everyone=True)
+c0 = time.process_time()
 t0 = time.perf_counter()
 from builder.rounds import load_round_data
 from builder.network import NetworkSettings, build_network
@@ -289,7 +290,7 @@ t2 = time.perf_counter()
 payload = json.dumps(network.diagram_data())
 t3 = time.perf_counter()
 print(json.dumps({{"load": t1 - t0, "metrics": t2 - t1, "diagram": t3 - t2, "total": t3 - t0,
-                  "payload_bytes": len(payload)}}))
+                  "cpu": time.process_time() - c0, "payload_bytes": len(payload)}}))
 """
 
 
@@ -314,8 +315,9 @@ def measure_network(args: argparse.Namespace) -> dict[str, Any]:
             args.quiet,
             f"  network {args.people}x{args.rounds} {i + 1}/{args.repeat}: {figures['total']:.2f} s",
         )
-    keys = ("load", "metrics", "diagram", "total", "wall")
+    keys = ("load", "metrics", "diagram", "total", "cpu", "wall")
     result: dict[str, Any] = {k: median([r[k] for r in runs]) for k in keys}
+    result["runs"] = runs
     result.update(people=args.people, rounds=args.rounds, peak_mib=max(r["peak_mib"] for r in runs))
     result["payload_bytes"] = runs[0]["payload_bytes"]
     return result
@@ -366,7 +368,8 @@ def table(results: list[SizeResult], network: dict[str, Any] | None, serve: list
             f"Network metrics + diagram data, {network['people']:,} people x {network['rounds']} rounds: "
             f"{network['total']:.2f} s (load {network['load']:.2f}, "
             f"metrics + layout {network['metrics']:.2f}, "
-            f"diagram data {network['diagram']:.2f}; whole process {network['wall']:.2f} s, "
+            f"diagram data {network['diagram']:.2f}; CPU {network['cpu']:.2f} s; "
+            f"whole process {network['wall']:.2f} s, "
             f"peak {network['peak_mib']:.0f} MiB)"
         )
     if serve:

@@ -141,6 +141,11 @@ class ServerLog:
             self.cond.wait_for(ready, timeout=timeout)
             return found[0]
 
+    def count_since(self, marker: str, since: float) -> int:
+        """Lines containing ``marker`` read since ``since`` (rebuilds started: "changed:")."""
+        with self.cond:
+            return sum(1 for read, line in self.lines if read >= since and marker in line)
+
 
 def fetch(host: str, port: int, path: str) -> bytes:
     conn = http.client.HTTPConnection(host, port, timeout=60)
@@ -216,6 +221,7 @@ def http_edits(
                 "with_assets": with_assets - saved,
                 "assets": float(len(assets)),
                 "received": received - saved,
+                "builds": float(log.count_since("changed:", saved)),
                 **trace,
             }
             run["overhead"] = run["total"] - run.get("build", float("nan"))
@@ -270,7 +276,7 @@ def browser_edits(
             time.sleep(0.5)
             for i in range(repeat + 1):
                 text, title = edited_text(original, 300 + i + (0 if how == "write" else 50))
-                page.evaluate("window.__old = true")
+                mark_current_document(page)
                 saved_epoch, saved = time.time(), time.monotonic()
                 save(target, text, how)
                 page.wait_for_function(
@@ -288,6 +294,7 @@ def browser_edits(
                     "paint": nav["paint"] / 1000,
                     "load": nav["load"] / 1000,
                     "resources": float(len(nav["resources"])),
+                    "builds": float(log.count_since("changed:", saved)),
                     **trace,
                 }
                 run["overhead"] = run["total"] - run.get("build", float("nan"))
@@ -304,6 +311,20 @@ def browser_edits(
         finally:
             browser.close()
     return runs
+
+
+def mark_current_document(page: Any, tries: int = 20) -> None:
+    """Flag the document on show, so the reloaded one is told apart (retried while a reload is under way)."""
+    for _ in range(tries):
+        try:
+            page.wait_for_load_state("load")
+            page.evaluate("window.__old = true")
+            return
+        except Exception as exc:  # Playwright: "Execution context was destroyed" during a navigation
+            if "context was destroyed" not in str(exc):
+                raise
+            time.sleep(0.2)
+    raise RuntimeError("the page kept navigating")
 
 
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:

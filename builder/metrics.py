@@ -634,54 +634,69 @@ def paths_and_betweenness(matrix: csr_matrix, sources: list[int]) -> tuple[float
         if found is None:
             dist = shortest_path(matrix, method="D", directed=True, unweighted=True, indices=block)
             levels = dist.astype(np.int32)
-            if matrix.nnz < 55 * int(levels.max()):  # long and thin (a ring, a chain): plain loops win
+            deepest = int(levels.max())
+            if matrix.nnz < 55 * deepest:  # long and thin (a ring, a chain): plain loops win
                 dependency = _dependencies_by_walking(matrix, block)
             else:
                 dependency = _dependencies(matrix, levels, block)
-        else:
-            levels, dependency = found
-        total += float(levels.sum())
-        diameter = max(diameter, int(levels.max()))
-        scores += dependency
+            found = (float(levels.sum()), deepest, dependency)
+        total += found[0]
+        diameter = max(diameter, found[1])
+        scores += found[2]
     return total, diameter, scores / 2.0 * (m / len(sources))
 
 
-def _batched_brandes(matrix: csr_matrix, sources: list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+def _batched_brandes(matrix: csr_matrix, sources: list[int]) -> tuple[float, int, np.ndarray] | None:
     """Level-synchronous BFS and dependency accumulation for several sources at once.
 
     Column j of the work arrays belongs to ``sources[j]``. Forward: the path counts of level
     L+1 are ``A @ (sigma on level L)``, restricted to nodes not reached before. Backward:
     ``delta[v] = sigma[v] * sum over successors w of (1 + delta[w]) / sigma[w]``, again one
-    product per level. Returns (distances, summed dependencies) or None when too deep.
+    product per level. Returns (sum of distances, largest distance, summed dependencies),
+    or None when the BFS runs too deep.
     """
     import numpy as np
 
     m, count = matrix.shape[0], len(sources)
     cols = np.arange(count)
-    depth = np.full((m, count), -1, dtype=np.int32)
     sigma = np.zeros((m, count))
     sigma[sources, cols] = 1.0
-    depth[sources, cols] = 0
+    unseen = np.ones((m, count), dtype=bool)
+    unseen[sources, cols] = False
+    on_level = [~unseen]  # on_level[L]: reached in exactly L steps
     frontier = sigma.copy()
-    level, unreached = 0, m * count - count
+    distance_sum, unreached = 0, m * count - count
     while unreached:
         reached = _spread(matrix, frontier)
-        new = (reached > 0) & (depth < 0)
+        new = reached > 0
+        new &= unseen
         found = int(np.count_nonzero(new))
         if not found:
             break  # not connected: the rest is unreachable
-        level += 1
-        if level > MAX_BATCH_LEVELS:
+        if len(on_level) > MAX_BATCH_LEVELS:
             return None
-        depth[new] = level
+        distance_sum += found * len(on_level)
+        on_level.append(new)
+        unseen &= ~new
         frontier = np.where(new, reached, 0.0)
         sigma += frontier
         unreached -= found
     delta = np.zeros((m, count))
-    for current in range(level, 1, -1):  # level 1 would only feed the sources, whose delta is unused
-        share = np.divide(1.0 + delta, sigma, out=np.zeros((m, count)), where=depth == current)
-        delta += np.where(depth == current - 1, sigma * _spread(matrix, share), 0.0)
-    return depth.T, delta.sum(axis=1)
+    for current in range(len(on_level) - 1, 1, -1):  # level 1 would only feed the sources (unused)
+        share = np.divide(1.0 + delta, sigma, out=np.zeros((m, count)), where=on_level[current])
+        below = on_level[current - 1]
+        rows = np.flatnonzero(below.any(axis=1))
+        if len(rows) * 4 < m:  # few receivers (near the sources): multiply only their rows
+            gained = _spread(matrix[rows], share)
+            gained *= sigma[rows]
+            gained *= below[rows]
+            delta[rows] += gained
+        else:
+            gained = _spread(matrix, share)
+            gained *= sigma
+            gained *= below
+            delta += gained
+    return float(distance_sum), len(on_level) - 1, delta.sum(axis=1)
 
 
 def _dependencies_by_walking(matrix: csr_matrix, sources: list[int]) -> np.ndarray:
