@@ -383,7 +383,7 @@ class Builder:
     def quick_key(self, options: BuildOptions) -> str:
         return self.quick_stats(options)[0]
 
-    def quick_stats(self, options: BuildOptions) -> tuple[str, int]:
+    def quick_stats(self, options: BuildOptions) -> tuple[str, int, dict[str, list[tuple[str, int, int]]]]:
         """Code, options and the names, sizes and times of every file the site is built from.
 
         Cheap (no file is read); when it matches the last build's, nothing changed. When it does
@@ -394,7 +394,7 @@ class Builder:
         folders = [root / name for name in ("content", "data", "static", "templates", "themes")]
         config = root / "site.yaml"
         st = config.stat() if config.is_file() else None
-        tree, newest = tree_stats([*folders, BUILTIN_THEMES])
+        tree, newest, listing = tree_stats([*folders, BUILTIN_THEMES])
         key = _key(
             builder_fingerprint(),
             repr((options.drafts, options.future, options.base_url, options.serve)),
@@ -403,7 +403,7 @@ class Builder:
             f"{st.st_size}|{st.st_mtime_ns}" if st else "-",
             tree,
         )
-        return key, max(newest, st.st_mtime_ns if st else 0)
+        return key, max(newest, st.st_mtime_ns if st else 0), listing
 
     def fingerprint(self, sources: Sources, config: SiteConfig, options: BuildOptions) -> str:
         """A hash of every input of the output: code, options, texts, static and theme files."""
@@ -447,8 +447,8 @@ class Builder:
         folder = options.cache_folder()
         stamp = read_stamp(folder, options.output)
         scanned = time.time_ns()
-        quick, newest = self.quick_stats(options) if folder is not None else (None, 0)  # before reading: edits
-        if (  # during the build then count as changes next time
+        quick, newest, listing = self.quick_stats(options) if folder is not None else (None, 0, {})  # before
+        if (  # reading: edits during the build then count as changes next time
             stamp is not None
             and quick is not None
             and stamp.get("quick") == quick
@@ -458,7 +458,8 @@ class Builder:
             warnings = tuple(SiteError(*w) for w in stamp.get("warnings", ()))
             return BuildResult(int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True)
         index, racy_after = self._load_post_index(folder)
-        sources = read_sources(options.source, index, racy_after)
+        content = listing.get(str(options.source / "content"))
+        sources = read_sources(options.source, index, racy_after, content)
         self._unread = sources.unread
         config = self.load_config(sources, options)
         site_inputs, post_inputs = self.input_hashes(sources, config, options)

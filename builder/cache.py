@@ -78,12 +78,15 @@ def tree_fingerprint(folders: Iterable[Path]) -> str:
     return tree_stats(folders)[0]
 
 
-def tree_stats(folders: Iterable[Path]) -> tuple[str, int]:
-    """(``tree_fingerprint``, the newest modification time in ns): one ``scandir`` walk, no reading."""
+def tree_stats(folders: Iterable[Path]) -> tuple[str, int, dict[str, list[tuple[str, int, int]]]]:
+    """(``tree_fingerprint``, the newest modification time in ns, the files found per folder as
+    (path relative to it, size, mtime_ns)): one ``scandir`` walk, no reading. The listing lets
+    the build find changed posts without a second walk."""
     parts: list[str] = []
     newest = 0
+    listing: dict[str, list[tuple[str, int, int]]] = {}
 
-    def walk(folder: str, prefix: str) -> None:
+    def walk(folder: str, prefix: str, found: list[tuple[str, int, int]]) -> None:
         nonlocal newest
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -100,14 +103,16 @@ def tree_stats(folders: Iterable[Path]) -> tuple[str, int]:
                 continue
             newest = max(newest, st.st_mtime_ns)
             parts.append(f"{prefix}{entry.name}|{st.st_size}|{st.st_mtime_ns}")
+            found.append((prefix + entry.name, st.st_size, st.st_mtime_ns))
         for entry in subdirs:
-            walk(entry.path, f"{prefix}{entry.name}/")
+            walk(entry.path, f"{prefix}{entry.name}/", found)
 
     for folder in folders:
         parts.append(str(folder))
+        found = listing.setdefault(str(folder), [])
         if folder.is_dir():
-            walk(str(folder), "")
-    return hash_parts(*parts), newest
+            walk(str(folder), "", found)
+    return hash_parts(*parts), newest, listing
 
 
 def prepare_folder(folder: Path) -> None:

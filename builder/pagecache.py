@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -100,7 +101,6 @@ class PageMemo:
     lazy: bool = False  # hits from the old output may be returned as Reuse (the sink must accept them)
     _used: dict[str, bytes] = field(default_factory=dict)
     _used_digests: dict[str, str] = field(default_factory=dict)
-    _old_files: set[str] | None = None
     _old_root: str | None = None
 
     def start(
@@ -121,7 +121,6 @@ class PageMemo:
         self._item_fp = {}
         self._used = {}
         self._used_digests = {}
-        self._old_files = None
         self._old_root = None
 
     def key(self, template: str, context: Mapping[str, Any]) -> str | None:
@@ -203,15 +202,12 @@ class PageMemo:
         if where is None or wanted is None or self.old_output is None:
             return None
         if self.lazy and not self.retain:
-            if self._old_files is None:
-                from .outfiles import existing_files
-
-                self._old_files = existing_files(self.old_output) if self.old_output.is_dir() else set()
-            if where not in self._old_files:  # deleted by hand: render it again
-                return None
             if self._old_root is None:
                 self._old_root = str(self.old_output)
-            return Reuse(wanted, f"{self._old_root}/{where}")  # type: ignore[return-value]
+            target = f"{self._old_root}/{where}"
+            if not os.path.isfile(target):  # deleted by hand: render it again (one stat, not a folder walk)
+                return None
+            return Reuse(wanted, target)  # type: ignore[return-value]
         try:
             data = (self.old_output / where).read_bytes()
         except OSError:

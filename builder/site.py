@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from .config import SiteConfig
@@ -63,7 +64,7 @@ class Site:
 def visible_posts(posts: Sequence[Post], now: datetime, drafts: bool, future: bool) -> list[Post]:
     """Drafts only with ``drafts``; future-dated posts only with ``future`` (or as drafts in serve)."""
     shown = [p for p in posts if (drafts or not p.draft) and (future or drafts or p.date <= now)]
-    return sorted(shown, key=lambda p: (p.date, p.source), reverse=True)
+    return sorted(shown, key=attrgetter("date", "source"), reverse=True)
 
 
 def check_slugs(posts: Sequence[Post], pages: Sequence[Page], errors: ErrorList) -> None:

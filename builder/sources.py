@@ -7,7 +7,7 @@ stages after this one are pure and a rebuild can compare contents by hash.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,8 +97,25 @@ def scan_posts(root: Path) -> list[tuple[str, int, int]]:
     return [(rel, size, mtime) for _, rel, size, mtime in found]
 
 
+def posts_in_listing(content: Sequence[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """``scan_posts`` from an existing walk of content/ ((path under content/, size, mtime_ns))."""
+    found = []
+    for rel, size, mtime in content:
+        if not rel.startswith("posts/") or not rel.endswith(".md"):
+            continue
+        parts = tuple(rel.split("/")[1:])
+        if any(part.startswith((".", "_")) or part.endswith("~") for part in parts):
+            continue
+        found.append((parts, "content/" + rel, size, mtime))
+    found.sort(key=lambda item: item[0])
+    return [(rel, size, mtime) for _, rel, size, mtime in found]
+
+
 def _posts(
-    root: Path, known: Mapping[str, tuple[int, int, str]], racy_after: int
+    root: Path,
+    known: Mapping[str, tuple[int, int, str]],
+    racy_after: int,
+    content: Sequence[tuple[str, int, int]] | None = None,
 ) -> tuple[tuple[tuple[str, str], ...], dict[str, str], dict[str, tuple[int, int]]]:
     """Posts, reading only files whose size or time differ from ``known`` (path -> size, mtime, digest).
 
@@ -108,7 +125,7 @@ def _posts(
     posts: list[tuple[str, str]] = []
     unread: dict[str, str] = {}
     stats: dict[str, tuple[int, int]] = {}
-    for rel, size, mtime in scan_posts(root):
+    for rel, size, mtime in scan_posts(root) if content is None else posts_in_listing(content):
         stats[rel] = (size, mtime)
         record = known.get(rel)
         if record is not None and record[0] == size and record[1] == mtime and mtime < racy_after:
@@ -124,16 +141,22 @@ def _optional(root: Path, name: str) -> str | None:
     return _read(path, root) if path.is_file() else None
 
 
-def read_sources(root: Path, known: Mapping[str, tuple[int, int, str]] | None = None, racy_after: int = 0) -> Sources:
+def read_sources(
+    root: Path,
+    known: Mapping[str, tuple[int, int, str]] | None = None,
+    racy_after: int = 0,
+    content: Sequence[tuple[str, int, int]] | None = None,
+) -> Sources:
     """Read site.yaml, content/ and data/ (missing parts are simply empty).
 
     With ``known`` (the last build's post sizes, times and digests) unchanged posts are not
-    read: see ``Sources.unread``.
+    read: see ``Sources.unread``. ``content``: a listing of content/ made moments ago
+    (``cache.tree_stats``), so the posts are not walked twice.
     """
     if not root.is_dir():
         raise SiteError(str(root), None, "site folder not found", "pass --source DIR pointing at a site folder")
     people_text = _optional(root, "data/people.yaml")
-    posts, unread, stats = _posts(root, known or {}, racy_after)
+    posts, unread, stats = _posts(root, known or {}, racy_after, content)
     static_dir = root / "static"
     static: tuple[tuple[str, Path], ...] = ()
     if static_dir.is_dir():

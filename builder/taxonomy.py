@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from slugify import slugify
@@ -21,6 +22,7 @@ from .model import Paginator, Post, Tag
 from .yamlsrc import LineDict, load_yaml
 
 TAGS_FILE = "data/tags.yaml"
+_NEWEST_KEY = attrgetter("date", "source")
 TAG_INFO_KEYS = {"title", "description", "aliases"}
 
 
@@ -130,7 +132,7 @@ def build_tags(
             continue
         by_slug[slug] = key
         description = render_inline(info.description, base_path) if info and info.description else ""
-        members[key].sort(key=lambda p: (p.date, p.source), reverse=True)
+        members[key].sort(key=_NEWEST_KEY, reverse=True)  # a C-level key: ~30,000 calls at 10,000 posts
         aliases = tuple(sorted({tag_slug(a) for a in info.aliases} - {slug})) if info else ()
         tags.append(Tag(key, slug, name, description, tuple(members[key]), aliases))
     errors.raise_if_any()

@@ -17,7 +17,8 @@ from builder import network as network_module
 from builder import sources as sources_module
 from builder import taxonomy
 from builder.build import RACY_NS, Builder, BuildOptions
-from builder.sources import read_sources, scan_posts
+from builder.cache import tree_stats
+from builder.sources import posts_in_listing, read_sources, scan_posts
 
 ROUNDS = ROOT / "tests" / "fixtures" / "rounds" / "basic" / "data"
 
@@ -73,6 +74,8 @@ def test_scan_posts_finds_what_read_sources_reads_in_the_same_order(tmp_path: Pa
     scanned = [path for path, _, _ in scan_posts(root)]
     assert scanned == [path for path, _ in read_sources(root).posts]
     assert "content/posts/2020/a-b.md" in scanned and "content/posts/_draft-ideas.md" not in scanned
+    _, _, listing = tree_stats([root / "content"])  # the build's one walk serves both
+    assert posts_in_listing(listing[str(root / "content")]) == scan_posts(root)
 
 
 def test_unchanged_posts_are_not_read_and_the_edited_one_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
