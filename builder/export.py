@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+if TYPE_CHECKING:  # networkx takes ~0.1 s to import: only builds that lay out a network need it
+    import networkx as nx
+
 
 _string = json.encoder.encode_basestring  # json.dumps' own escaping (ensure_ascii=False)
 
@@ -95,6 +97,8 @@ def export_json_reference(payload: dict[str, Any], k: int) -> str:
 
 def graph_of(payload: dict[str, Any]) -> nx.Graph:
     """A networkx graph of the payload; attributes that are None are left out (GraphML has no null)."""
+    import networkx as nx
+
     graph = nx.Graph()
     for n in payload["nodes"]:
         graph.add_node(n["id"], **_node_attributes(n))
@@ -124,6 +128,8 @@ def export_graphml(payload: dict[str, Any], k: int) -> str:
 
 def export_graphml_reference(payload: dict[str, Any], k: int) -> str:
     """GraphML of G_k via networkx's writer (slow; the tests' reference)."""
+    import networkx as nx
+
     graph = graph_of(payload)
     graph.graph["round"] = k
     return "\n".join(nx.generate_graphml(graph)) + "\n"

@@ -17,9 +17,11 @@ import math
 import random
 from collections.abc import Mapping, MutableMapping, Sequence
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+if TYPE_CHECKING:  # networkx takes ~0.1 s to import: only builds that lay out a network need it
+    import networkx as nx
+
 
 #: Above this many people, no per-round spring passes.
 ROUND_BY_ROUND_MAX = 300
@@ -77,6 +79,8 @@ def person_positions(
     else:
         raw = _organisation_discs(groups, edges, seed)
         if n <= REFINE_MAX:
+            import networkx as nx
+
             graph = nx.Graph()
             graph.add_nodes_from(range(n))
             graph.add_edges_from(sorted(edges))
@@ -89,6 +93,8 @@ def person_positions(
 
 
 def _round_by_round(first: Sequence[int], edges: Edges, seed: int) -> list[Point]:
+    import networkx as nx
+
     n = len(first)
     rng = random.Random(seed)
     by_round: dict[int, list[tuple[int, int]]] = {}
@@ -121,6 +127,8 @@ def _place_newcomers(new_nodes: list[int], graph: nx.Graph, pos: dict[int, Point
 def _spring(
     graph: nx.Graph, init: Mapping[int, Point] | Sequence[Point], iterations: int, seed: int
 ) -> dict[int, Point]:
+    import networkx as nx
+
     start = {i: init[i] for i in graph.nodes}
     result = nx.spring_layout(graph, pos=start, iterations=iterations, seed=seed)
     return {i: (float(result[i][0]), float(result[i][1])) for i in graph.nodes}
@@ -161,6 +169,8 @@ def _group_link_counts(slot_of: Sequence[int], edges: Edges) -> dict[tuple[int, 
 
 def group_positions(count: int, weights: Mapping[tuple[int, int], int], seed: int = 7) -> list[Point]:
     """Seeded spring layout of ``count`` nodes joined by weighted links (organisation view)."""
+    import networkx as nx
+
     if count == 0:
         return []
     graph = nx.Graph()
