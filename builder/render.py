@@ -232,6 +232,17 @@ class Renderer:
             data = self.memo.put(key, data)
         return data
 
+    def render_keyed(self, key: str | None, template: str, make_context: Callable[[], dict[str, Any]]) -> bytes:
+        """Render with a page-cache key computed by the caller (None: always render)."""
+        if key is not None:
+            cached = self.memo.get(key)
+            if cached is not None:
+                return cached
+        data = self._render(template, make_context())
+        if key is not None:
+            data = self.memo.put(key, data)
+        return data
+
     def _render(self, template: str, context: dict[str, Any]) -> bytes:
         try:
             return self.env.get_template(template).render(**context).encode("utf-8")
@@ -325,10 +336,8 @@ class Renderer:
     def post_page(self, post: Post) -> tuple[str, bytes]:
         newer, older = self.neighbours(post)
         related = self.site.related.get(post.source, ())
-        network = self.site.network if (post.body.embeds or post.round or post.with_people) else None
-        # What the page shows besides site-wide inputs: the post (its text and whether it is shown
-        # as unpublished), its neighbours and related posts, and the network when it uses it.
-        inputs = {"post": post, "newer": newer, "older": older, "related": related, "network": network}
+        uses_network = bool(post.body.embeds or post.round or post.with_people) and self.site.network is not None
+        network = self._network_ident() if uses_network else "-"
 
         def context() -> dict[str, Any]:
             body, top = self.with_diagrams(post.html)
@@ -345,7 +354,16 @@ class Renderer:
                 "diagram_payload": self.payload(top) if top else None,
             }
 
-        return post.url + "index.html", self.render_from("post.html", inputs, context)
+        # What the page shows besides site-wide inputs: the post (its text and whether it is shown
+        # as unpublished), its neighbours and related posts, and the network when it uses it.
+        key = None
+        if self.memo is not None and network is not None:
+            key = self.memo.key_of_items("post.html", (post, newer, older, *related), f"{len(related)}|{network}")
+        return post.url + "index.html", self.render_keyed(key, "post.html", context)
+
+    def _network_ident(self) -> str | None:
+        """The build's name for the network (None: it has none, and pages using it are not cached)."""
+        return self.memo.identity(self.site.network) if self.memo is not None else None
 
     def neighbours(self, post: Post) -> tuple[Post | None, Post | None]:
         """(newer, older) like ``Site.neighbours``, without its linear search per post."""

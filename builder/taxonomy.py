@@ -10,6 +10,7 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any
@@ -237,8 +238,14 @@ def related_key(posts: Sequence[Post], tags: Sequence[Tag], limit: int) -> str:
         parts.append("#" + tag.key)
         parts.extend(p.source for p in tag.posts)
     parts.append("|")
-    parts.extend(f"{p.source}|{p.date.timestamp()}|{'/'.join(p.tag_names)}" for p in posts)
+    parts.extend(_related_part(p.source, p.date, p.tag_names) for p in posts)
     return hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+
+
+@lru_cache(maxsize=1 << 16)
+def _related_part(source: str, date: datetime, tag_names: tuple[str, ...]) -> str:
+    """One post's share of ``related_key`` (memoised: the same 10,000 posts come back every rebuild)."""
+    return f"{source}|{date.timestamp()}|{'/'.join(tag_names)}"
 
 
 def related_posts_memo(
