@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from markupsafe import Markup
 
 from .errors import SiteError
 from .markup import EMBED_PLACEHOLDER
-from .model import Post, Tag
+from .model import Paginator, Post, Tag
 from .site import Site
 from .staticsvg import render_svg
 from .taxonomy import archive, fold_tag, paginate, tag_slug
@@ -330,8 +331,20 @@ class Renderer:
     def index_pages(self) -> Iterator[tuple[str, bytes]]:
         for pager in paginate(self.site.posts, self.config.paginate, ""):
             title = self.config.title if pager.number == 1 else f"Page {pager.number}"
-            meta = self.page_meta("index", title, pager.url)
-            yield pager.url + "index.html", self.render("index.html", page=meta, paginator=pager, tags_of=self.tags_of)
+            key = self._listing_key("index.html", pager.items, f"{pager.number}/{pager.total}")
+
+            def context(title: str = title, pager: Paginator = pager) -> dict[str, Any]:
+                return {"page": self.page_meta("index", title, pager.url), "paginator": pager, "tags_of": self.tags_of}
+
+            yield pager.url + "index.html", self.render_keyed(key, "index.html", context)
+
+    def _listing_key(self, template: str, posts: Sequence[Post], extra: str) -> str | None:
+        """Page-cache key of a listing: its posts' fingerprints and ``extra`` (what else varies per
+        page: numbers, the tag); the tags and config are in the build-wide key. Themes that read
+        a tag's full member list (``deep_tags``) go through the context walk instead."""
+        if self.memo is None or self.memo.deep_tags:
+            return None
+        return self.memo.key_of_items(template, posts, extra)
 
     def post_page(self, post: Post) -> tuple[str, bytes]:
         newer, older = self.neighbours(post)
@@ -406,18 +419,14 @@ class Renderer:
         )
         for tag in self.site.tags:
             for pager in paginate(tag.posts, self.config.paginate, tag.url):
-                title = tag.name if pager.number == 1 else f"{tag.name} (page {pager.number})"
-                description = f"Posts about {tag.name}."
-                yield (
-                    pager.url + "index.html",
-                    self.render(
-                        "tag.html",
-                        page=self.page_meta("tag", title, pager.url, description),
-                        tag=tag,
-                        paginator=pager,
-                        tags_of=self.tags_of,
-                    ),
-                )
+                key = self._listing_key("tag.html", pager.items, repr((tag.key, pager.number, pager.total)))
+                if key is None:  # no page cache, or a theme that reads every member of the tag
+                    yield pager.url + "index.html", self.render("tag.html", **self._tag_context(tag, pager))
+                else:
+                    yield (
+                        pager.url + "index.html",
+                        self.render_keyed(key, "tag.html", partial(self._tag_context, tag, pager)),
+                    )
             yield (
                 tag.url + "feed.xml",
                 self.feed(tag.posts, f"{self.config.title}: {tag.name}", tag.url, tag.url + "feed.xml"),
@@ -429,21 +438,33 @@ class Renderer:
                     self.render("redirect.html", page=self.page_meta("redirect", tag.name, tag.url), target=target),
                 )
 
+    def _tag_context(self, tag: Tag, pager: Paginator) -> dict[str, Any]:
+        title = tag.name if pager.number == 1 else f"{tag.name} (page {pager.number})"
+        return {
+            "page": self.page_meta("tag", title, pager.url, f"Posts about {tag.name}."),
+            "tag": tag,
+            "paginator": pager,
+            "tags_of": self.tags_of,
+        }
+
     def feed(self, posts: tuple[Post, ...], title: str, alternate: str, self_url: str) -> bytes:
         newest = posts[: self.config.feed_size]
-        updated = max((p.updated or p.date for p in newest), default=datetime(2000, 1, 1).astimezone(self.config.tz))
-        return self.render(
-            "feed.xml",
-            feed={
+
+        def context() -> dict[str, Any]:
+            fallback = datetime(2000, 1, 1).astimezone(self.config.tz)
+            updated = max((p.updated or p.date for p in newest), default=fallback)
+            feed = {
                 "title": title,
                 "alternate": self.abs_url(alternate),
                 "self": self.abs_url(self_url),
                 "updated": updated,
                 "posts": newest,
                 "id": self.abs_url(self_url),
-            },
-            tags_of=self.tags_of,
-        )
+            }
+            return {"feed": feed, "tags_of": self.tags_of}
+
+        key = self._listing_key("feed.xml", newest, repr((title, alternate, self_url)))
+        return self.render_keyed(key, "feed.xml", context)
 
     def feeds(self) -> Iterator[tuple[str, bytes]]:
         yield "feed.xml", self.feed(self.site.posts, self.config.title, "", "feed.xml")
