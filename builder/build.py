@@ -114,6 +114,7 @@ class Builder:
         self._state_folder: Path | None = None
         self._state_dirty = False
         self._rounds_key = ""
+        self._related_live: dict[str, Any] = {}  # serve: the last related lists as objects (in memory only)
 
     # --- stages -----------------------------------------------------------------------------
     def _text_digest(self, path: str, text: str) -> str:
@@ -349,6 +350,7 @@ class Builder:
             future=options.future,
             network_factory=factory,
             related_memo=self._state.setdefault("related", {}),
+            related_live=self._related_live if options.serve else None,
         )
         if self._state.get("related_key") != self._state["related"].get("key"):
             self._state["related_key"] = self._state["related"].get("key")
@@ -447,7 +449,9 @@ class Builder:
         folder = options.cache_folder()
         stamp = read_stamp(folder, options.output)
         scanned = time.time_ns()
-        quick, newest, listing = self.quick_stats(options) if folder is not None else (None, 0, {})  # before
+        # serve rebuilds because a file changed: the no-change check would only cost a walk of the site
+        check = folder is not None and not options.serve
+        quick, newest, listing = self.quick_stats(options) if check else (None, 0, {})  # before
         if (  # reading: edits during the build then count as changes next time
             stamp is not None
             and quick is not None

@@ -137,6 +137,7 @@ def assemble(
     future: bool = False,
     network_factory: Any = None,
     related_memo: MutableMapping[str, Any] | None = None,
+    related_live: MutableMapping[str, Any] | None = None,
 ) -> Site:
     """Validate across files and build the Site. Raises SiteErrors listing every problem."""
     errors = ErrorList()
@@ -157,7 +158,7 @@ def assemble(
         posts=tuple(shown),
         pages=tuple(sorted(pages, key=lambda p: p.slug)),
         tags=tags,
-        related=related_posts_memo(shown, tags, config.related_posts, related_memo),
+        related=related_posts_memo(shown, tags, config.related_posts, related_memo, related_live),
         network=network,
         round_data=round_data,
         warnings=tuple(variant_warnings(tags)),

@@ -249,18 +249,58 @@ def _related_part(source: str, date: datetime, tag_names: tuple[str, ...]) -> st
 
 
 def related_posts_memo(
-    posts: Sequence[Post], tags: Sequence[Tag], limit: int, memo: MutableMapping[str, Any] | None
+    posts: Sequence[Post],
+    tags: Sequence[Tag],
+    limit: int,
+    memo: MutableMapping[str, Any] | None,
+    live: MutableMapping[str, Any] | None = None,
 ) -> dict[str, tuple[Post, ...]]:
-    """``related_posts``, reusing the answer in ``memo`` (as sources) when ``related_key`` matches."""
+    """``related_posts``, reusing the answer in ``memo`` (as sources) when ``related_key`` matches.
+
+    ``live`` (kept in memory by serve, never saved) holds the last answer as objects, so a
+    rebuild after one edit swaps the edited post into the lists that name it instead of
+    rebuilding 10,000 tuples.
+    """
     if memo is None:
         return related_posts(posts, tags, limit)
     key = related_key(posts, tags, limit)
     if memo.get("key") == key:
         by_source = {p.source: p for p in posts}
         stored: Mapping[str, tuple[str, ...]] = memo["sources"]
-        return {source: tuple(by_source[s] for s in chosen) for source, chosen in stored.items()}
-    result = related_posts(posts, tags, limit)
-    memo.clear()
-    memo["key"] = key
-    memo["sources"] = {source: tuple(p.source for p in chosen) for source, chosen in result.items()}
+        if live is not None and live.get("key") == key:
+            return _patched(live, by_source, stored)
+        result = {source: tuple(by_source[s] for s in chosen) for source, chosen in stored.items()}
+    else:
+        result = related_posts(posts, tags, limit)
+        memo.clear()
+        memo["key"] = key
+        memo["sources"] = {source: tuple(p.source for p in chosen) for source, chosen in result.items()}
+    if live is not None:
+        live.clear()
+        live.update(key=key, result=result, objects={p.source: p for p in posts})
+    return result
+
+
+def _patched(
+    live: MutableMapping[str, Any], by_source: Mapping[str, Post], stored: Mapping[str, tuple[str, ...]]
+) -> dict[str, tuple[Post, ...]]:
+    """The last result with replaced post objects swapped in (same key: same lists of sources)."""
+    objects: dict[str, Post] = live["objects"]
+    result: dict[str, tuple[Post, ...]] = live["result"]
+    changed = {source for source, post in by_source.items() if objects.get(source) is not post}
+    if changed:
+        if "naming" not in live:  # which lists name each post: built once per key
+            naming: dict[str, list[str]] = defaultdict(list)
+            for source, chosen in stored.items():
+                for other in chosen:
+                    naming[other].append(source)
+            live["naming"] = naming
+        touched = set(changed)
+        for source in changed:
+            touched.update(live["naming"].get(source, ()))
+        result = dict(result)
+        for source in touched:
+            result[source] = tuple(by_source[s] for s in stored[source])
+        live["result"] = result
+        live["objects"] = dict(by_source)
     return result

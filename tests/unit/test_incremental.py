@@ -250,3 +250,29 @@ def test_post_texts_are_let_go_once_parsed(tmp_path: Path) -> None:
     Builder().render(BuildOptions(root, tmp_path / "out", now=NOW, cache=False), sources=sources)
     assert all(text == "" for _, text in sources.posts)  # memory: the texts are gone
     assert sources.unread == {path: hash_parts(path, text) for path, text in texts.items()}
+
+
+def test_serve_rebuilds_swap_edited_posts_into_related_lists(tmp_path: Path) -> None:
+    """serve keeps the related lists as objects and patches them; the pages must still show the edit."""
+    root = make_site(tmp_path, _posts(20))
+    out = tmp_path / "out"
+    options = BuildOptions(root, out, now=NOW, serve=True)
+    builder = Builder()
+    builder.build(options)
+    assert builder.last_site is not None
+    named = sorted({p.source for rel in builder.last_site.related.values() for p in rel})
+    assert len(named) >= 2  # edit posts that other posts list as related
+    first, second = (Path(source).stem for source in named[:2])
+    for round_no, name in enumerate((first, second, first)):
+        target = root / f"content/posts/{name}.md"
+        text = target.read_text()
+        title = text.split("\n")[1].removeprefix("title: ")
+        target.write_text(text.replace(title, f'"Renamed {round_no} {name}"'), encoding="utf-8")
+        result = builder.build(options, changed=[target])
+        assert result.files is not None
+        pages = [p for p, data in result.files.items() if p.startswith("posts/") and f"/{name}/".encode() in data]
+        assert len(pages) >= 3  # its own page, neighbours and posts that list it as related
+        assert all(f"Renamed {round_no} {name}".encode() in result.files[p] for p in pages)
+        fresh = Builder().build(BuildOptions(root, tmp_path / f"fresh{round_no}", now=NOW, serve=True, cache=False))
+        assert fresh.files is not None
+        assert {p: bytes(result.files[p]) for p in fresh.files} == {p: bytes(d) for p, d in fresh.files.items()}
