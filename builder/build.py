@@ -656,9 +656,10 @@ def _stamp_holds(stamp: dict[str, Any], fingerprint: Any, now: datetime, output:
         return False
     if stamp.get("manifest") is None or stamp.get("manifest") != _manifest_digest(output):
         return False
-    from .outfiles import existing_files
+    from .write import present_files  # one stat per file the manifest lists, not a walk of every folder
 
-    return set(read_manifest(output)) <= existing_files(output)
+    manifest = read_manifest(output)
+    return len(present_files(str(output), manifest)) == len(manifest)
 
 
 def read_assets(theme: Any, sources: Sources) -> dict[str, bytes]:

@@ -135,6 +135,7 @@ class Renderer:
                 self.tag_by_key.setdefault(fold_tag(alias), tag)
         self._payloads: dict[int, dict[str, Any]] = {}
         self._position = {post.source: i for i, post in enumerate(site.posts)}  # O(1) neighbours
+        self._fragments: dict[tuple[str, int], tuple[Any, Markup]] = {}
         env.globals.update(
             url=self.url,
             abs_url=self.abs_url,
@@ -143,6 +144,7 @@ class Renderer:
             round_summary=round_summary,
             feed_html=self.feed_html,
             network_summary=network_summary,
+            fragment=self.fragment,
         )
         env.filters.update(date=self.format_date, isodate=_isodate, tojson_safe=_tojson)
 
@@ -183,6 +185,16 @@ class Renderer:
         }
 
     # --- helpers for templates ------------------------------------------------------------
+    def fragment(self, template: str, post: Any) -> Markup:
+        """``template`` rendered for ``post`` once per build (list items, feed entries)."""
+        key = (template, id(post))
+        found = self._fragments.get(key)
+        if found is not None and found[0] is post:
+            return found[1]
+        html = Markup(self.env.get_template(template).render(post=post, tags_of=self.tags_of))  # noqa: S704
+        self._fragments[key] = (post, html)
+        return html
+
     def tags_of(self, post: Post) -> list[Tag]:
         seen: dict[str, Tag] = {}
         for name in post.tag_names:

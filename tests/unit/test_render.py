@@ -313,3 +313,34 @@ def test_html_pages_parse_without_html5_errors(tmp_path):
 def test_tojson_cannot_close_a_script():
     out = str(_tojson({"name": "</script><script>alert('x')</script>&"}))
     assert "</" not in out and "<" not in out and "'" not in out and "&" not in out
+
+
+def test_a_posts_list_item_is_rendered_once_per_build_and_reused_by_every_listing(tmp_path, monkeypatch):
+    """The index, tag pages and round pages show the same list item for a post: render it once."""
+    import builder.render as render_module
+
+    site = make_site(tmp_path, posts(6, ["alpha", "beta"]))
+    calls: list[str] = []
+    original = render_module.Renderer.fragment
+
+    def counting(self, template, post):
+        calls.append(f"{template}:{post.source}")
+        return original(self, template, post)
+
+    rendered: list[str] = []
+    real_render = render_module.jinja2.Template.render
+
+    def spy(self, *args, **kwargs):
+        if self.name == "partials/post_item.html":
+            rendered.append(kwargs["post"].source)
+        return real_render(self, *args, **kwargs)
+
+    monkeypatch.setattr(render_module.Renderer, "fragment", counting)
+    monkeypatch.setattr(render_module.jinja2.Template, "render", spy)
+    files = render(site)
+    item_calls = [c for c in calls if c.startswith("partials/post_item.html:")]
+    assert len(item_calls) > len(set(item_calls))  # asked for by several listings...
+    assert sorted(rendered) == sorted(set(rendered))  # ...but rendered once each
+    assert len(set(rendered)) == 6
+    index = text(files, "index.html")
+    assert all(f"Post {i}</a>" in index for i in range(1, 7))  # the reused items are the right ones
