@@ -26,6 +26,10 @@ MIN_PARALLEL = 48
 DEFAULT_ENGINE = MARKDOWN_ENGINES[0]
 # Engines fast enough that worker processes cost more than they save (measured: README, Performance).
 IN_PROCESS_ENGINES = frozenset({"cmark"})
+# ... until there are this many: then the other cores are worth the processes and the pickling
+# (cold 10,000-post cmark build on 2 cores: 11.9-16.8 s with workers, 17.4-21.8 s in one process;
+# at 1,000 posts one process was faster, 1.0 s against 1.6-2.0 s).
+MIN_PARALLEL_FAST = 2000
 
 ErrorTuple = tuple[str, int | None, str, str]
 Outcome = tuple[str, Any]  # ("ok", Post) or ("errors", [ErrorTuple, ...])
@@ -89,7 +93,8 @@ def parse_all(
     """Outcomes for ``items`` in their order; parallel when there are enough of them (and worth it)."""
     jobs = workers() if jobs is None else jobs
     total = len(items)
-    if jobs <= 1 or total < MIN_PARALLEL or engine in IN_PROCESS_ENGINES:
+    fast = engine in IN_PROCESS_ENGINES
+    if jobs <= 1 or total < (MIN_PARALLEL_FAST if fast else MIN_PARALLEL):
         out = []
         for index, (path, text) in enumerate(items):
             if on_progress is not None and index % 100 == 0:

@@ -350,3 +350,20 @@ def test_cmark_conversions_do_not_leak_native_memory() -> None:
     for _ in range(2000):
         fastmd.convert(text, "/")
     assert rss_mib() - before < 20
+
+
+def test_cmark_uses_workers_for_big_sites(monkeypatch):
+    """At MIN_PARALLEL_FAST posts and more, the other cores are worth the processes."""
+    started: list[int] = []
+    real = parallel.ProcessPoolExecutor
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        started.append(kwargs.get("max_workers", 0))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", counting)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_FAST", 50)
+    items = [(f"content/posts/p{i}.md", make_post(title=f"P{i}", body=f"Post {i}'s body.")) for i in range(60)]
+    outcomes = parallel.parse_all("post", items, "UTC", "/", jobs=2, engine="cmark")
+    assert started == [2]
+    assert [o[1].body.html for o in outcomes] == [f"<p>Post {i}\u2019s body.</p>" for i in range(60)]
