@@ -102,6 +102,11 @@ class PageMemo:
     _used: dict[str, bytes] = field(default_factory=dict)
     _used_digests: dict[str, str] = field(default_factory=dict)
     _old_root: str | None = None
+    # (template, id(post)) -> (post, html) of ``Renderer.fragment``, kept between serve builds while
+    # the build-wide key is the same (the post object itself is held, so its id stays its own).
+    fragments: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
+    _fragments_used: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
+    _fragments_base: str = ""
 
     def start(
         self,
@@ -122,6 +127,21 @@ class PageMemo:
         self._used = {}
         self._used_digests = {}
         self._old_root = None
+        if base != self._fragments_base:  # fragments are pure functions of a post and the build-wide inputs
+            self.fragments, self._fragments_base = {}, base
+        self._fragments_used = {}
+
+    def fragment(self, key: tuple[str, int], post: Any) -> Any | None:
+        """A list item or feed entry rendered for ``post`` by this or (serve) the last build."""
+        for store in (self._fragments_used, self.fragments):
+            found = store.get(key)
+            if found is not None and found[0] is post:
+                self._fragments_used[key] = found
+                return found[1]
+        return None
+
+    def keep_fragment(self, key: tuple[str, int], post: Any, html: Any) -> None:
+        self._fragments_used[key] = (post, html)
 
     def key(self, template: str, context: Mapping[str, Any]) -> str | None:
         self._pages += 1
@@ -196,6 +216,8 @@ class PageMemo:
         self.in_memory = self._used if self.retain else {}
         self.digests = self._used_digests
         self._used, self._used_digests = {}, {}
+        self.fragments = self._fragments_used if self.retain else {}  # serve: the next build reuses them
+        self._fragments_used = {}
 
     # --- persistence ---------------------------------------------------------------------------
     def load(self, path: Path) -> None:

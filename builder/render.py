@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from markupsafe import Markup
@@ -186,13 +186,21 @@ class Renderer:
 
     # --- helpers for templates ------------------------------------------------------------
     def fragment(self, template: str, post: Any) -> Markup:
-        """``template`` rendered for ``post`` once per build (list items, feed entries)."""
+        """``template`` rendered for ``post`` once per build (list items, feed entries, archive rows)."""
         key = (template, id(post))
-        found = self._fragments.get(key)
-        if found is not None and found[0] is post:
-            return found[1]
+        if self.memo is not None:  # serve keeps them across builds while the site-wide inputs match
+            cached = self.memo.fragment(key, post)
+            if cached is not None:
+                return cast(Markup, cached)
+        else:
+            found = self._fragments.get(key)
+            if found is not None and found[0] is post:
+                return found[1]
         html = Markup(self.env.get_template(template).render(post=post, tags_of=self.tags_of))  # noqa: S704
-        self._fragments[key] = (post, html)
+        if self.memo is not None:
+            self.memo.keep_fragment(key, post, html)
+        else:
+            self._fragments[key] = (post, html)
         return html
 
     def tags_of(self, post: Post) -> list[Tag]:

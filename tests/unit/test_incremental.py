@@ -276,3 +276,31 @@ def test_serve_rebuilds_swap_edited_posts_into_related_lists(tmp_path: Path) -> 
         fresh = Builder().build(BuildOptions(root, tmp_path / f"fresh{round_no}", now=NOW, serve=True, cache=False))
         assert fresh.files is not None
         assert {p: bytes(result.files[p]) for p in fresh.files} == {p: bytes(d) for p, d in fresh.files.items()}
+
+
+def test_serve_reuses_list_items_of_unchanged_posts_across_rebuilds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builder.render as render_module
+
+    root = make_site(tmp_path, _posts(12))
+    options = BuildOptions(root, tmp_path / "out", now=NOW, serve=True)
+    builder = Builder()
+    builder.build(options)
+    rendered: list[str] = []
+    real = render_module.jinja2.Template.render
+
+    def spy(self: object, *args: object, **kwargs: object) -> str:
+        if getattr(self, "name", "").startswith("partials/") and "post" in kwargs:
+            rendered.append(f"{getattr(self, 'name', '')}:{getattr(kwargs['post'], 'source', '')}")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render_module.jinja2.Template, "render", spy)
+    target = root / "content/posts/post-005.md"
+    target.write_text(target.read_text().replace("Post number 5", "Fifth, renamed"), encoding="utf-8")
+    result = builder.build(options, changed=[target])
+    assert rendered and all(item.endswith("post-005.md") for item in rendered)  # only the edited post's items
+    assert result.files is not None and b"Fifth, renamed" in result.files["archive/index.html"]
+    fresh = Builder().build(BuildOptions(root, tmp_path / "fresh", now=NOW, serve=True, cache=False))
+    assert fresh.files is not None
+    assert {p: bytes(result.files[p]) for p in fresh.files} == {p: bytes(d) for p, d in fresh.files.items()}
