@@ -186,7 +186,11 @@ class Renderer:
 
     # --- helpers for templates ------------------------------------------------------------
     def fragment(self, template: str, post: Any) -> Markup:
-        """``template`` rendered for ``post`` once per build (list items, feed entries, archive rows)."""
+        """``template`` rendered for ``post`` once per build (list items, feed entries).
+
+        Not for rows shown once (the archive's): a separate render per row costs more than the
+        inline loop (measured: a one-edit build at 10,000 posts 1.50 s inline, 1.65 s as fragments).
+        """
         key = (template, id(post))
         if self.memo is not None:  # serve keeps them across builds while the site-wide inputs match
             cached = self.memo.fragment(key, post)
