@@ -484,6 +484,7 @@ class Builder:
         from .outfiles import OutputFiles
 
         sink = OutputFiles(options.output, read_manifest(options.output) if options.output.is_dir() else {})
+        memo.present = sink.present  # pages reused from the old output: checked by the same stat pass
         try:
             site, files = self.render(options, progress, sources, used, memo=(memo, site_inputs), sink=sink)
             result: WriteResult = write_output(files, options.output)

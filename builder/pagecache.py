@@ -102,6 +102,8 @@ class PageMemo:
     _used: dict[str, bytes] = field(default_factory=dict)
     _used_digests: dict[str, str] = field(default_factory=dict)
     _old_root: str | None = None
+    # Files of the old output that exist (``OutputFiles.present``), shared with the write stage.
+    present: Callable[[], set[str]] | None = None
     # (template, id(post)) -> (post, html) of ``Renderer.fragment``, kept between serve builds while
     # the build-wide key is the same (the post object itself is held, so its id stays its own).
     fragments: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
@@ -244,7 +246,10 @@ class PageMemo:
             if self._old_root is None:
                 self._old_root = str(self.old_output)
             target = f"{self._old_root}/{where}"
-            if not os.path.isfile(target):  # deleted by hand: render it again (one stat, not a folder walk)
+            if self.present is not None:  # the write stage's one stat pass over the old output
+                if where not in self.present():
+                    return None  # deleted by hand: render it again
+            elif not os.path.isfile(target):
                 return None
             return Reuse(wanted, target)  # type: ignore[return-value]
         try:
