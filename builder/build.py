@@ -351,9 +351,11 @@ class Builder:
             network_factory=factory,
             related_memo=self._state.setdefault("related", {}),
             related_live=self._related_live if options.serve else None,
+            tags_memo=self._state.setdefault("tags", {}),
         )
-        if self._state.get("related_key") != self._state["related"].get("key"):
-            self._state["related_key"] = self._state["related"].get("key")
+        remembered = (self._state["related"].get("key"), self._state["tags"].get("key"))
+        if self._state.get("remembered") != remembered:
+            self._state["remembered"] = remembered
             self._state_dirty = True
         theme = find_theme(options.source, config.theme)
         if self._env is None or self._env[0] != theme:

@@ -176,9 +176,14 @@ class PageMemo:
         if self.on_page is not None and self._pages % 50 == 0:
             self.on_page(self._pages)
         parts = [self.base.encode(), b"items:", template.encode(), b"|", extra.encode(), b"|"]
+        add, item_fp = parts.append, self._item_fp
         try:
-            for item in items:
-                parts.append(b"-;" if item is None else self._item(item))
+            for item in items:  # ~100,000 items per build at 10,000 posts: _item's lookup inlined
+                if item is None:
+                    add(b"-;")
+                    continue
+                found = item_fp.get(id(item))
+                add(found[1] if found is not None and found[0] is item else self._item(item))
         except Uncacheable:
             return None
         return hashlib.blake2b(b"".join(parts), digest_size=20).hexdigest()

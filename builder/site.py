@@ -16,7 +16,7 @@ from typing import Any
 from .config import SiteConfig
 from .errors import ErrorList, SiteError
 from .model import Page, Post, Tag
-from .taxonomy import TagInfo, build_tags, related_posts_memo, variant_warnings
+from .taxonomy import TagInfo, build_tags_memo, related_posts_memo, variant_warnings
 
 RESERVED = {
     "posts",
@@ -138,6 +138,7 @@ def assemble(
     network_factory: Any = None,
     related_memo: MutableMapping[str, Any] | None = None,
     related_live: MutableMapping[str, Any] | None = None,
+    tags_memo: MutableMapping[str, Any] | None = None,
 ) -> Site:
     """Validate across files and build the Site. Raises SiteErrors listing every problem."""
     errors = ErrorList()
@@ -145,7 +146,7 @@ def assemble(
     check_slugs(shown, pages, errors)
     check_network_refs(posts, pages, round_data, errors)
     errors.raise_if_any()
-    tags = build_tags(shown, tag_infos, config.base_path)
+    tags = build_tags_memo(shown, tag_infos, config.base_path, tags_memo)
     by_round: dict[int, list[Post]] = {}
     for post in shown:
         rounds_named = {post.round} if post.round else set()

@@ -140,6 +140,35 @@ def build_tags(
     return tuple(sorted(tags, key=lambda t: t.name.casefold()))
 
 
+def build_tags_memo(
+    posts: Sequence[Post],
+    infos: Mapping[str, TagInfo],
+    base_path: str,
+    memo: MutableMapping[str, Any] | None,
+) -> tuple[Tag, ...]:
+    """``build_tags``, reusing the last build's grouping (kept as sources) when nothing it reads
+    changed: each post's source, date and tag names in order, data/tags.yaml, the base path.
+    Editing a post's text or title then costs a lookup per membership instead of the grouping."""
+    if memo is None:
+        return build_tags(posts, infos, base_path)
+    parts = [base_path, repr(sorted(infos.items()))]
+    parts.extend(_related_part(p.source, p.date, p.tag_names) for p in posts)
+    key = hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+    if memo.get("key") == key:
+        by_source = {p.source: p for p in posts}
+        return tuple(
+            Tag(k, slug, name, description, tuple(by_source[s] for s in members), aliases)
+            for k, slug, name, description, members, aliases in memo["tags"]
+        )
+    tags = build_tags(posts, infos, base_path)  # raises on collisions: nothing is remembered then
+    memo.clear()
+    memo["key"] = key
+    memo["tags"] = [
+        (t.key, t.slug, t.name, t.description_html, tuple(p.source for p in t.posts), t.aliases) for t in tags
+    ]
+    return tags
+
+
 def _tag_line(source: str, posts: list[Post]) -> int | None:
     for post in posts:
         if post.source == source:

@@ -152,15 +152,26 @@ def test_related_posts_are_reused_for_text_edits_and_recomputed_for_tag_edits(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(taxonomy, "related_posts", counting)
+    grouped = {"n": 0}
+    real_tags = taxonomy.build_tags
+
+    def counting_tags(*args: object, **kwargs: object) -> object:
+        grouped["n"] += 1
+        return real_tags(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(taxonomy, "build_tags", counting_tags)
     target = root / "content/posts/post-005.md"
     target.write_text(target.read_text() + "\nAnother paragraph.\n", encoding="utf-8")
     Builder().build(options)
     assert calls["n"] == 0  # tags and dates unchanged: the last build's related lists
+    assert grouped["n"] == 0  # ... and the last build's tag grouping
     assert _files(out) == _fresh(root, tmp_path / "fresh1")
     calls["n"] = 0  # (the fresh build computes them too)
     target.write_text(make_post("Post number 5", "2020-01-06", "Retagged.", tags=["gamma", "delta"]), encoding="utf-8")
+    grouped["n"] = 0
     Builder().build(options)
     assert calls["n"] == 1
+    assert grouped["n"] == 1
     assert _files(out) == _fresh(root, tmp_path / "fresh2")
 
 
