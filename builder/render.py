@@ -231,14 +231,7 @@ class Renderer:
 
     def render(self, template: str, **context: Any) -> bytes:
         key = self.memo.key(template, context) if self.memo is not None else None
-        if key is not None:
-            cached = self.memo.get(key)
-            if cached is not None:
-                return cached
-        data = self._render(template, context)
-        if key is not None:
-            data = self.memo.put(key, data)  # the same bytes, with their digest attached
-        return data
+        return self.render_keyed(key, template, lambda: context)
 
     def render_from(self, template: str, inputs: dict[str, Any], make_context: Callable[[], dict[str, Any]]) -> bytes:
         """Like ``render``, but keyed by ``inputs``: the few values the page is a pure function of
@@ -248,14 +241,7 @@ class Renderer:
         and hashing every post page's context was most of a one-edit rebuild.
         """
         key = self.memo.key(template + "#inputs", inputs) if self.memo is not None else None
-        if key is not None:
-            cached = self.memo.get(key)
-            if cached is not None:
-                return cached
-        data = self._render(template, make_context())
-        if key is not None:
-            data = self.memo.put(key, data)
-        return data
+        return self.render_keyed(key, template, make_context)
 
     def render_keyed(self, key: str | None, template: str, make_context: Callable[[], dict[str, Any]]) -> bytes:
         """Render with a page-cache key computed by the caller (None: always render)."""
@@ -265,7 +251,7 @@ class Renderer:
                 return cached
         data = self._render(template, make_context())
         if key is not None:
-            data = self.memo.put(key, data)
+            data = self.memo.put(key, data)  # the same bytes, with their digest attached
         return data
 
     def _render(self, template: str, context: dict[str, Any]) -> bytes:

@@ -59,6 +59,19 @@ def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return reads
 
 
+def _count_calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> dict[str, int]:
+    """Count calls of ``module.name`` (still calling it); reset with ``counter["n"] = 0``."""
+    counter = {"n": 0}
+    real = getattr(module, name)
+
+    def counting(*args: object, **kwargs: object) -> object:
+        counter["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return counter
+
+
 def _fresh(root: Path, out: Path) -> dict[str, bytes]:
     Builder().build(BuildOptions(root, out, now=NOW, cache=False))
     return _files(out)
@@ -144,22 +157,8 @@ def test_related_posts_are_reused_for_text_edits_and_recomputed_for_tag_edits(
     out = tmp_path / "out"
     options = BuildOptions(root, out, now=NOW)
     Builder().build(options)
-    calls = {"n": 0}
-    real = taxonomy.related_posts
-
-    def counting(*args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(taxonomy, "related_posts", counting)
-    grouped = {"n": 0}
-    real_tags = taxonomy.build_tags
-
-    def counting_tags(*args: object, **kwargs: object) -> object:
-        grouped["n"] += 1
-        return real_tags(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(taxonomy, "build_tags", counting_tags)
+    calls = _count_calls(monkeypatch, taxonomy, "related_posts")
+    grouped = _count_calls(monkeypatch, taxonomy, "build_tags")
     target = root / "content/posts/post-005.md"
     target.write_text(target.read_text() + "\nAnother paragraph.\n", encoding="utf-8")
     Builder().build(options)
@@ -187,14 +186,7 @@ def test_network_is_reused_from_the_cache_folder_until_its_inputs_change(
     out = tmp_path / "out"
     options = BuildOptions(root, out, now=NOW)
     Builder().build(options)
-    calls = {"n": 0}
-    real = network_module.build_network
-
-    def counting(*args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(network_module, "build_network", counting)
+    calls = _count_calls(monkeypatch, network_module, "build_network")
     (root / "content/posts/first.md").write_text(make_post("First", "2020-01-01", "Hello, edited."), encoding="utf-8")
     Builder().build(options)
     assert calls["n"] == 0  # a post that does not name the network: the stored network is used
