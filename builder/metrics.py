@@ -570,7 +570,6 @@ def _path_figures(state: GraphState, limits: _Limits, number: int) -> dict[str, 
     if state.uf.largest < 2:
         return {"path_mean": None, "diameter": None, "sampled": False, "bridge_nodes": ()}
     members = _largest_component(state)
-    matrix = _csr(state, members)
     m = len(members)
     sources = list(range(m))
     if m > limits.exact_up_to and limits.sample_sources < m:
@@ -579,7 +578,10 @@ def _path_figures(state: GraphState, limits: _Limits, number: int) -> dict[str, 
     sampled = len(sources) < m
     import numpy as np
 
-    distance_sum, diameter, scores = paths_and_betweenness(matrix, sources)
+    if m <= SMALL_COMPONENT:  # a journal's own scheme: plain BFS, and scipy is never imported
+        distance_sum, diameter, scores = paths_and_betweenness_small(state.adj, members, sources)
+    else:
+        distance_sum, diameter, scores = paths_and_betweenness(_csr(state, members), sources)
     path_mean = float(distance_sum / (len(sources) * (m - 1)))
     order = np.lexsort((members, -np.round(scores, 9)))[:TOP_BRIDGES]
     top = tuple(int(members[i]) for i in order if scores[i] > 1e-12)
@@ -606,6 +608,51 @@ def _csr(state: GraphState, members: np.ndarray) -> csr_matrix:
         rows, cols = rows[keep], cols[keep]
     indptr = np.searchsorted(rows, np.arange(size + 1))
     return csr_matrix((np.ones(len(cols)), cols.astype(np.int32), indptr.astype(np.int32)), shape=(size, size))
+
+
+#: Components up to this size are measured by :func:`paths_and_betweenness_small` (plain Python):
+#: below it, importing scipy and building sparse matrices costs more than the BFS itself.
+SMALL_COMPONENT = 300
+
+
+def paths_and_betweenness_small(
+    adj: list[set[int]], members: np.ndarray, sources: list[int]
+) -> tuple[float, int, np.ndarray]:
+    """:func:`paths_and_betweenness` for a small connected component, by Brandes' algorithm in
+    plain Python on the adjacency sets (nodes relabelled 0..m-1 in ``members`` order)."""
+    import numpy as np
+
+    local = {int(v): i for i, v in enumerate(members)}
+    neighbours = [sorted(local[w] for w in adj[int(v)] if w in local) for v in members]
+    m = len(neighbours)
+    dependency = [0.0] * m
+    total, diameter = 0, 0
+    for s in sources:
+        sigma = [0] * m
+        dist = [-1] * m
+        sigma[s], dist[s] = 1, 0
+        order = [s]
+        for v in order:  # BFS: ``order`` grows while it is walked
+            dv = dist[v] + 1
+            for w in neighbours[v]:
+                if dist[w] < 0:
+                    dist[w] = dv
+                    order.append(w)
+                if dist[w] == dv:
+                    sigma[w] += sigma[v]
+        total += sum(dist)
+        diameter = max(diameter, dist[order[-1]])
+        delta = [0.0] * m
+        for w in reversed(order):
+            dw = dist[w] - 1
+            coefficient = (1.0 + delta[w]) / sigma[w]
+            for v in neighbours[w]:
+                if dist[v] == dw:
+                    delta[v] += sigma[v] * coefficient
+            if w != s:
+                dependency[w] += delta[w]
+    scores = np.asarray(dependency, dtype=float)
+    return float(total), diameter, scores / 2.0 * (m / len(sources))
 
 
 #: Sources handled together by :func:`paths_and_betweenness` (columns of its dense work arrays).

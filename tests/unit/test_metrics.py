@@ -264,3 +264,52 @@ def test_which_route_is_taken(monkeypatch):
         taken.clear()
         paths_and_betweenness(csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=range(n), dtype=float)), [0, 3])
         assert taken == expected, name
+
+
+@pytest.mark.parametrize("name", ["small world", "ring", "lollipop", "grid"])
+def test_small_components_in_plain_python_match_the_sparse_route(name):
+    """Exactly what the sparse-matrix route gives (all sources, and a sample), and networkx."""
+    from scipy.sparse import csr_matrix
+
+    from builder.metrics import paths_and_betweenness, paths_and_betweenness_small
+
+    graph = _graphs_for_paths()[name]
+    n = graph.number_of_nodes()
+    adj = [set(graph.neighbors(v)) for v in range(n)]
+    members = np.arange(n)
+    matrix = csr_matrix(nx.to_scipy_sparse_array(graph, nodelist=range(n), dtype=float))
+    for sources in (list(range(n)), [1, 5, 17, 40]):
+        total, diameter, scores = paths_and_betweenness_small(adj, members, sources)
+        sparse_total, sparse_diameter, sparse_scores = paths_and_betweenness(matrix, sources)
+        assert (total, diameter) == (sparse_total, sparse_diameter)
+        assert scores == pytest.approx(sparse_scores, rel=1e-9, abs=1e-9)
+    theirs = nx.betweenness_centrality(graph, normalized=False)
+    assert paths_and_betweenness_small(adj, members, list(range(n)))[2] == pytest.approx(
+        [theirs[i] for i in range(n)], rel=1e-9, abs=1e-9
+    )
+
+
+def test_small_component_relabels_members_of_a_bigger_graph():
+    """Only the component's nodes count, relabelled in ``members`` order."""
+    from builder.metrics import paths_and_betweenness_small
+
+    adj = [{1}, {0, 2}, {1}, {4}, {3}]  # a path 0-1-2 and a separate pair 3-4
+    total, diameter, scores = paths_and_betweenness_small(adj, np.array([0, 1, 2]), [0, 1, 2])
+    assert (total, diameter) == (8.0, 2)  # distances 1+2 + 1+1 + 2+1
+    assert list(scores) == [0.0, 1.0, 0.0]
+
+
+def test_a_small_scheme_never_imports_scipy(tmp_path):
+    """The example journal's network (31 people) is measured without importing scipy (~0.15 s)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = (
+        "import sys, pathlib; from builder.build import Builder, BuildOptions; "
+        f"Builder().render(BuildOptions(pathlib.Path({str(ROOT)!r}), pathlib.Path({str(tmp_path / 'o')!r}), "
+        "cache=False)); print('scipy' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "False"
