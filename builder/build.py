@@ -384,9 +384,6 @@ class Builder:
         self._texts = {}  # the digests are for this build's texts only (and must not keep them alive)
         return site, files
 
-    def quick_key(self, options: BuildOptions) -> str:
-        return self.quick_stats(options)[0]
-
     def quick_stats(self, options: BuildOptions) -> tuple[str, int, dict[str, list[tuple[str, int, int]]]]:
         """Code, options and the names, sizes and times of every file the site is built from.
 
@@ -408,10 +405,6 @@ class Builder:
             tree,
         )
         return key, max(newest, st.st_mtime_ns if st else 0), listing
-
-    def fingerprint(self, sources: Sources, config: SiteConfig, options: BuildOptions) -> str:
-        """A hash of every input of the output: code, options, texts, static and theme files."""
-        return _key(*self.input_hashes(sources, config, options))
 
     def input_hashes(self, sources: Sources, config: SiteConfig, options: BuildOptions) -> tuple[str, str]:
         """(everything but the posts, the posts): the first is the page cache's build-wide key."""

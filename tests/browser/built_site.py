@@ -20,19 +20,13 @@ from typing import Any
 
 from playwright.sync_api import Browser, sync_playwright
 
+from bench.serve_latency import BROWSER_ARGS
 from builder.build import Builder, BuildOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # publishes all but the draft
 SUB_PATH = "journal/"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = BROWSER_ARGS  # one list of flags for the tests and the benchmark's browser timing
 
 
 @dataclass(frozen=True)
