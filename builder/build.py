@@ -61,7 +61,7 @@ class BuildOptions:
     serve: bool = False
     cache: bool = True  # keep a persistent cache (``--no-cache`` turns it off)
     cache_dir: Path | None = None  # default: SOURCE/.netjournal-cache
-    jobs: int | None = None  # processes for Markdown on cold builds (default: all cores)
+    jobs: int | None = None  # processes for Markdown and page rendering on cold builds (default: all cores)
 
     def cache_folder(self) -> Path | None:
         if not self.cache:
@@ -370,8 +370,11 @@ class Builder:
         from .search import add_search
 
         page_memo = self._start_memo(memo, site, theme, options, progress) if memo else None
+        from .parallel import workers
+
+        jobs = workers() if options.jobs is None else options.jobs
         files: MutableMapping[str, bytes] = render_site(
-            site, env, read_assets(theme, sources), memo=page_memo, sink=sink
+            site, env, read_assets(theme, sources), memo=page_memo, sink=sink, jobs=jobs
         )
         if config.search:  # (guard added by build: add_search copies every file into a new dict even when off)
             files = add_search(

@@ -7,6 +7,7 @@ Heavy modules are imported inside the commands so ``--help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,7 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir", type=Path, default=None, metavar="DIR", help="cache folder (default: SOURCE/.netjournal-cache)"
     )
     p.add_argument(
-        "--jobs", "-j", type=_positive, default=None, metavar="N", help="processes for Markdown (default: all cores)"
+        "--jobs",
+        "-j",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="processes for Markdown and pages on cold builds (default: all cores)",
     )
 
     p = command("serve", "preview with live reload (drafts shown)", cmd_serve)
@@ -168,6 +174,10 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # numpy's OpenBLAS starts a thread per core that spins after use; netjournal makes no BLAS
+    # calls worth threading (sparse products only), and the cores are wanted for parsing and
+    # rendering processes, which are forked and must not inherit half of a BLAS thread pool.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)

@@ -138,6 +138,34 @@ class OutputFiles(MutableMapping[str, bytes]):
             self._made = set()
             self._staging_dir = ""
 
+    # --- for pages rendered in other processes (builder/parrender.py) --------------------------
+    def prepare_for_workers(self) -> None:
+        """Before forking: make the staging folder and the stat pass, so every process shares them."""
+        self._staging()
+        self.present()
+
+    def export(self, path: str) -> tuple[str, str | None, bytes | None]:
+        """(digest, staging file or None, bytes held in memory or None) of a file set here."""
+        return self._digests[path], self._spilled.get(path), self._memory.get(path)
+
+    def adopt(self, path: str, known: str, spilled: str | None, data: bytes | None) -> None:
+        """Take a file another process set (its ``export``): no bytes are copied when it spilled."""
+        if path in self._digests:
+            self._forget(path)
+        if spilled is not None:
+            self._spilled[path] = spilled
+        elif data is not None:
+            self._memory[path] = data
+            self._held += len(data)
+        self._digests[path] = known
+
+    def reorder(self, paths: list[str]) -> None:
+        """Iterate ``paths`` first, in that order (pages adopted from other processes came in late)."""
+        digests = self._digests
+        ordered = {path: digests[path] for path in paths if path in digests}
+        ordered.update((path, d) for path, d in digests.items() if path not in ordered)
+        self._digests = ordered
+
     # --- helpers ---------------------------------------------------------------------------------
     def _forget(self, path: str) -> None:
         data = self._memory.pop(path, None)

@@ -218,6 +218,14 @@ class PageMemo:
             self._used[key] = data
         return data
 
+    def used_digests(self) -> dict[str, str]:
+        """{key: digest} of the pages this build has used so far (sent back by a rendering process)."""
+        return dict(self._used_digests)
+
+    def adopt(self, used: Mapping[str, str]) -> None:
+        """Pages another process of this build rendered or reused (builder/parrender.py)."""
+        self._used_digests.update(used)
+
     def finish(self) -> None:
         """Keep only this build's pages (so memory does not grow with every edit)."""
         self.in_memory = self._used if self.retain else {}

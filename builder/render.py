@@ -136,6 +136,9 @@ class Renderer:
         self._payloads: dict[int, dict[str, Any]] = {}
         self._position = {post.source: i for i, post in enumerate(site.posts)}  # O(1) neighbours
         self._fragments: dict[tuple[str, int], tuple[Any, Markup]] = {}
+        self.share: Any = None  # builder.parrender.Share while pages are rendered across processes
+        self.renders = 0  # pages asked of render_keyed (in this process)
+        self.fresh = 0  # ... of which were rendered, not reused from the page cache
         env.globals.update(
             url=self.url,
             abs_url=self.abs_url,
@@ -245,10 +248,17 @@ class Renderer:
 
     def render_keyed(self, key: str | None, template: str, make_context: Callable[[], dict[str, Any]]) -> bytes:
         """Render with a page-cache key computed by the caller (None: always render)."""
+        share = self.share
+        if share is not None and not share.take():
+            from .parrender import SKIPPED
+
+            return SKIPPED  # another process renders this page
+        self.renders += 1
         if key is not None:
             cached = self.memo.get(key)
             if cached is not None:
                 return cached
+        self.fresh += 1
         data = self._render(template, make_context())
         if key is not None:
             data = self.memo.put(key, data)  # the same bytes, with their digest attached
@@ -578,17 +588,19 @@ def render_site(
     assets: Mapping[str, bytes],
     memo: Any = None,
     sink: Any = None,
+    jobs: int = 1,
 ) -> dict[str, bytes]:
     """Every output file of the site, keyed by output path: in a dict, or in ``sink`` (a mapping
-    such as builder.outfiles.OutputFiles, which keeps big sites' bytes out of memory)."""
+    such as builder.outfiles.OutputFiles, which keeps big sites' bytes out of memory).
+
+    ``jobs``: processes that may render pages (see builder/parrender.py); the output is the same."""
+    from .parrender import render_pages
+
     files, names = fingerprint_assets(assets)
     renderer = Renderer(site, env, names, memo=memo)
     out: dict[str, bytes] = sink if sink is not None else {}
     out.update(files)
-    for path, data in renderer.pages():
-        if path in out:
-            raise SiteError(path, None, "two pages were rendered to the same path", "check slugs and page names")
-        out[path] = data
+    render_pages(renderer, out, jobs)  # across ``jobs`` processes when most pages are rendered afresh
     redirects = {f"tags/{alias}/index.html" for tag in site.tags for alias in tag.aliases}
     out["sitemap.xml"] = renderer.sitemap(
         [p for p in out if p.endswith(".html") and p not in redirects and p != "404.html"]
