@@ -100,7 +100,8 @@ class Builder:
         self._rounds_memo: tuple[str, Any] | None = None
         self._network_memo: tuple[str, Any, Any] | None = None
         self._network_key = ""
-        self._env: tuple[Any, Any] | None = None  # (theme, Jinja environment): templates compiled once
+        # ((theme, its templates' names/sizes/times), Jinja environment): compiled once, replaced on change
+        self._env: tuple[Any, Any] | None = None
         self._saved_once = False
         self._texts: dict[int, tuple[str, str, str]] = {}  # id(text) -> (text, path, digest), one build
         self._unread: Mapping[str, str] = {}  # posts this build did not read: path -> digest (Sources.unread)
@@ -358,14 +359,15 @@ class Builder:
             self._state["remembered"] = remembered
             self._state_dirty = True
         theme = find_theme(options.source, config.theme)
-        if self._env is None or self._env[0] != theme:
+        templates = tree_fingerprint(theme.template_dirs)  # a few dozen stats: Jinja need not stat per page
+        if self._env is None or self._env[0] != (theme, templates):
             folder = options.cache_folder()
             jinja_dir = None
             if folder is not None:
                 with contextlib.suppress(OSError):
                     prepare_folder(folder)  # (its .gitignore first)
                 jinja_dir = folder / "jinja"
-            self._env = (theme, make_environment(theme, jinja_dir))  # Jinja re-reads changed templates itself
+            self._env = ((theme, templates), make_environment(theme, jinja_dir, auto_reload=False))
         env = self._env[1]
         from .search import add_search
 

@@ -104,7 +104,6 @@ def _render_forked(
     prepare = getattr(out, "prepare_for_workers", None)
     if prepare is not None:
         prepare()  # one staging folder and one stat pass, shared by every process
-    gc.collect()
     gc.freeze()  # the collector would otherwise touch (and so copy) every inherited object
     children: list[tuple[int, int]] = []
     try:

@@ -76,3 +76,21 @@ def test_changing_round_data_regenerates_round_downloads(tmp_path: Path, monkeyp
     fresh = Builder().render(BuildOptions(root, tmp_path / "other", serve=True, drafts=True, now=NOW))[1]
     for path in (p for p in fresh if p.endswith((".json", ".graphml")) and "round-" in p):
         assert second.files[path] == fresh[path]
+
+
+def test_a_kept_builder_sees_template_edits_and_new_overrides(tmp_path: Path) -> None:
+    """Jinja does not stat templates per page here: the Builder must notice the change itself."""
+    override = '{% extends "theme:post.html" %}{% block content %}<p id="mine">Version one</p>{% endblock %}'
+    root = make_site(tmp_path, {"content/posts/a.md": make_post("A", "2020-01-01"), "templates/post.html": override})
+    out = tmp_path / "out"
+    builder = Builder()
+    options = BuildOptions(root, out, now=NOW, serve=True)
+    builder.build(options)
+    page = out / "posts" / "a" / "index.html"
+    assert "Version one" in page.read_text()
+    (root / "templates/post.html").write_text(override.replace("Version one", "Version two, longer"))
+    builder.build(options)
+    assert "Version two, longer" in page.read_text()
+    (root / "templates/404.html").write_text('{% extends "theme:404.html" %}{% block content %}Lost{% endblock %}')
+    builder.build(options)
+    assert "Lost" in (out / "404.html").read_text()
