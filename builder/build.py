@@ -249,19 +249,43 @@ class Builder:
         self._rounds_memo = (key, data)
         return data
 
-    def network_factory(self, config: SiteConfig, round_data: Any) -> Any:
-        from .network import MetricsCache, NetworkSettings, build_network
+    @staticmethod
+    def network_settings(config: SiteConfig) -> Any:
+        from .network import NetworkSettings
 
-        if self._network_cache is None:
-            self._network_cache = MetricsCache()
         net = config.network
-        settings = NetworkSettings(
+        return NetworkSettings(
             labels=net.labels,  # type: ignore[arg-type]  # config.py validated the value
             me=net.me,
             colour_by=net.colour_by,  # type: ignore[arg-type]
             exact_paths_up_to=net.exact_paths_up_to,
             seed=net.seed,
         )
+
+    def _start_network_warmup(self, config: SiteConfig, round_data: Any, options: BuildOptions) -> Any:
+        """Compute the network's metrics and layout on another core while posts are parsed
+        (builder/warmup.py), unless this build will reuse the last build's network."""
+        if round_data is None:
+            return None
+        memo = self._network_memo
+        if memo is not None and memo[1] is round_data:
+            return None  # serve: the same round data as the last build
+        stored = self._state.get("network")
+        if stored is not None and stored[1] == self._rounds_key:
+            return None  # the stored network is for this round data (reused unless post links changed)
+        from . import warmup
+        from .parallel import workers
+
+        return warmup.start(
+            round_data, self.network_settings(config), workers() if options.jobs is None else options.jobs
+        )
+
+    def network_factory(self, config: SiteConfig, round_data: Any) -> Any:
+        from .network import MetricsCache, build_network
+
+        if self._network_cache is None:
+            self._network_cache = MetricsCache()
+        settings = self.network_settings(config)
 
         def factory(posts: list[Post]) -> Any:
             by_person: dict[str, list[dict[str, str]]] = {}
@@ -318,18 +342,28 @@ class Builder:
         errors = ErrorList()
         config = self.load_config(sources, options)
         results: dict[str, Any] = {}
-        for name, stage in (
+        found: dict[str, list[SiteError]] = {}
+        for name, stage in (  # round data first, so its network can be computed while posts are parsed
+            ("rounds", lambda: self.load_rounds(sources)),
+            ("warmup", lambda: self._start_network_warmup(config, results.get("rounds"), options)),
             ("posts", lambda: self.parse_posts(sources, config, progress, options, used)),
             ("pages", lambda: self.parse_pages(sources, config, options, used)),
             ("tags", lambda: parse_tag_info(sources.tags)),
-            ("rounds", lambda: self.load_rounds(sources)),
         ):
             try:
                 results[name] = stage()
             except SiteError as exc:
-                errors.extend([exc])
+                found[name] = [exc]
             except SiteErrors as exc:
-                errors.extend(exc.errors)
+                found[name] = list(exc.errors)
+        if results.get("warmup") is not None:
+            if self._network_cache is None:
+                from .network import MetricsCache
+
+                self._network_cache = MetricsCache()
+            results["warmup"].finish(self._network_cache)
+        for name in ("posts", "pages", "tags", "rounds"):  # reported in reading order
+            errors.extend(found.get(name, []))
         errors.raise_if_any()
         # Parsed: the post texts are no longer needed, and at 10,000 posts they are ~120 MB.
         digests = {path: self._text_digest(path, text) for path, text in sources.posts}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, Literal
@@ -219,7 +219,7 @@ def _build_network(
     # edges were inserted round by round, so dict order is already "by first meeting"
     ends: tuple[tuple[int, ...], ...] = tuple(zip(*state.edges, strict=True)) or ((), ())  # (smaller, larger)
     links = _Links(ends[0], ends[1], tuple(map(tuple, state.edges.values())))
-    orgs, org_links = _org_view(data, state, firsts, settings)
+    orgs, org_links = _org_view(data, state, firsts, settings, layouts)
     views = _round_views(data, state, metrics, labels, round_posts or {})
     by_hash = {_hash_id(pid): f"n{i + 1}" for i, pid in enumerate(state.order)}
     return Network(views, settings, groups, nodes, links, orgs, org_links, by_hash)
@@ -284,7 +284,11 @@ def _post_refs(posts: Sequence[Mapping[str, str]]) -> tuple[PostRef, ...]:
 
 
 def _org_view(
-    data: RoundData, state: GraphState, firsts: list[int], settings: NetworkSettings
+    data: RoundData,
+    state: GraphState,
+    firsts: list[int],
+    settings: NetworkSettings,
+    layouts: MutableMapping[str, Any] | None = None,
 ) -> tuple[tuple[_Org, ...], tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...]]:
     """Organisations as nodes (people without an organisation are left out), conversations as links."""
     index: dict[str, int] = {}
@@ -305,7 +309,7 @@ def _org_view(
             named.add(o)
     links = _org_conversations(state, org_index, len(index))
     weights = {(a, b): sum(c for _, c in per_round) for a, b, per_round in links}
-    positions = _normalised(group_positions(len(index), weights, settings.seed))
+    positions = _normalised(group_positions(len(index), weights, settings.seed, layouts))
     names = list(index)
     orgs = tuple(
         _Org(f"o{o + 1}", names[o] if o in named else None, tuple(sorted(firsts_of[o])), *positions[o])
