@@ -11,6 +11,7 @@ stays true.
 from __future__ import annotations
 
 import html
+import os
 import re
 import sys
 from pathlib import Path
@@ -352,8 +353,10 @@ def test_cmark_conversions_do_not_leak_native_memory() -> None:
     assert rss_mib() - before < 20
 
 
-def test_cmark_uses_workers_for_big_sites(monkeypatch):
-    """At MIN_PARALLEL_FAST posts and more, the other cores are worth the processes."""
+def test_cmark_uses_workers_for_big_sites_when_it_cannot_fork(monkeypatch):
+    """At MIN_PARALLEL_FAST posts and more, the other cores are worth the processes; a process
+    with threads (serve) must not fork, so it uses a pool."""
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 3)
     started: list[int] = []
     real = parallel.ProcessPoolExecutor
 
@@ -367,3 +370,51 @@ def test_cmark_uses_workers_for_big_sites(monkeypatch):
     outcomes = parallel.parse_all("post", items, "UTC", "/", jobs=2, engine="cmark")
     assert started == [2]
     assert [o[1].body.html for o in outcomes] == [f"<p>Post {i}\u2019s body.</p>" for i in range(60)]
+
+
+def _outcomes_as_data(outcomes: list[Any]) -> list[Any]:
+    return [(o[0], o[1].body.html, o[1].title) if o[0] == "ok" else o for o in outcomes]
+
+
+def _items_with_an_error(n: int) -> list[tuple[str, str]]:
+    items = [(f"content/posts/p{i}.md", make_post(title=f"P{i}", body=f"Post {i}'s *body*.")) for i in range(n)]
+    items[n - 3] = ("content/posts/bad.md", "---\ntitle: [unclosed\n---\nText\n")  # in the child's half
+    return items
+
+
+def test_cmark_splits_posts_between_forked_processes(monkeypatch):
+    read: list[int] = []
+    real = parallel._read_spool
+
+    def reading(spool: Any) -> Any:
+        found = real(spool)
+        read.append(len(found) if found is not None else -1)
+        return found
+
+    monkeypatch.setattr(parallel, "_read_spool", reading)
+    monkeypatch.setattr(parallel, "MIN_FORK_FAST", 50)
+    monkeypatch.setattr(parallel, "SPOOL_CHUNK", 7)  # several pickles per spool
+    items = _items_with_an_error(61)
+    serial = parallel.parse_all("post", items, "UTC", "/", jobs=1, engine="cmark")
+    assert read == []
+    split = parallel.parse_all("post", items, "UTC", "/", jobs=2, engine="cmark")
+    assert read == [31]  # the second half came from the child
+    assert _outcomes_as_data(split) == _outcomes_as_data(serial)
+    assert split[58][0] == "errors" and split[58][1][0][0] == "content/posts/bad.md"
+
+
+def test_a_failed_parsing_child_leaves_its_half_to_this_process(monkeypatch):
+    parent = os.getpid()
+    real = parallel._parse_chunk
+
+    def failing_in_the_child(*args: Any) -> Any:
+        if os.getpid() != parent:
+            raise MemoryError("child only")
+        return real(*args)
+
+    monkeypatch.setattr(parallel, "_parse_chunk", failing_in_the_child)
+    monkeypatch.setattr(parallel, "MIN_FORK_FAST", 50)
+    items = _items_with_an_error(60)
+    split = parallel.parse_all("post", items, "UTC", "/", jobs=2, engine="cmark")
+    serial = parallel.parse_all("post", items, "UTC", "/", jobs=1, engine="cmark")
+    assert _outcomes_as_data(split) == _outcomes_as_data(serial)
