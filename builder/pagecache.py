@@ -109,6 +109,10 @@ class PageMemo:
     fragments: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
     _fragments_used: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict)
     _fragments_base: str = ""
+    # Parts of a page (the archive's months) by a key like a page's: serve keeps them between
+    # builds, so an edit re-renders one month of the archive instead of 10,000 rows.
+    blocks: dict[str, Any] = field(default_factory=dict)
+    _blocks_used: dict[str, Any] = field(default_factory=dict)
 
     def start(
         self,
@@ -132,6 +136,19 @@ class PageMemo:
         if base != self._fragments_base:  # fragments are pure functions of a post and the build-wide inputs
             self.fragments, self._fragments_base = {}, base
         self._fragments_used = {}
+        self._blocks_used = {}
+
+    def block(self, key: str) -> Any | None:
+        """A part of a page rendered under ``key`` by this or (serve) the last build."""
+        found = self._blocks_used.get(key)
+        if found is None:
+            found = self.blocks.get(key)
+            if found is not None:
+                self._blocks_used[key] = found
+        return found
+
+    def keep_block(self, key: str, html: Any) -> None:
+        self._blocks_used[key] = html
 
     def fragment(self, key: tuple[str, int], post: Any) -> Any | None:
         """A list item or feed entry rendered for ``post`` by this or (serve) the last build."""
@@ -175,6 +192,10 @@ class PageMemo:
         self._pages += 1
         if self.on_page is not None and self._pages % 50 == 0:
             self.on_page(self._pages)
+        return self.items_key(template, items, extra)
+
+    def items_key(self, template: str, items: Sequence[Post | Page | None], extra: str = "") -> str | None:
+        """``key_of_items`` without counting a page (for parts of pages)."""
         parts = [self.base.encode(), b"items:", template.encode(), b"|", extra.encode(), b"|"]
         add, item_fp = parts.append, self._item_fp
         try:
@@ -225,6 +246,8 @@ class PageMemo:
         self._used, self._used_digests = {}, {}
         self.fragments = self._fragments_used if self.retain else {}  # serve: the next build reuses them
         self._fragments_used = {}
+        self.blocks = self._blocks_used if self.retain else {}
+        self._blocks_used = {}
 
     # --- persistence ---------------------------------------------------------------------------
     def load(self, path: Path) -> None:

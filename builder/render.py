@@ -145,6 +145,7 @@ class Renderer:
             feed_html=self.feed_html,
             network_summary=network_summary,
             fragment=self.fragment,
+            archive_month=self.archive_month,
         )
         env.filters.update(date=self.format_date, isodate=_isodate, tojson_safe=_tojson)
 
@@ -206,6 +207,27 @@ class Renderer:
         else:
             self._fragments[key] = (post, html)
         return html
+
+    def archive_month(self, year: int, month: int, posts: Sequence[Post]) -> Markup:
+        """One month of the archive (``partials/archive_month.html``), kept by its posts' fingerprints.
+
+        The archive lists every post: rendered whole it was ~0.1-0.2 s of a serve rebuild at
+        10,000 posts, of which an edit changes one month. (A trailing newline is dropped: the
+        call sits on its own line in ``archive.html``.)
+        """
+        template = "partials/archive_month.html"
+        key = None
+        if self.memo is not None and not self.memo.deep_tags:
+            key = self.memo.items_key(template, posts, f"{year}|{month}")
+        if key is not None:
+            cached = self.memo.block(key)
+            if cached is not None:
+                return cast(Markup, cached)
+        html = self.env.get_template(template).render(year=year, month=month, posts=posts)
+        block = Markup(html.removesuffix("\n"))  # noqa: S704 - rendered by an autoescaping template
+        if key is not None:
+            self.memo.keep_block(key, block)
+        return block
 
     def tags_of(self, post: Post) -> list[Tag]:
         seen: dict[str, Tag] = {}
@@ -324,12 +346,7 @@ class Renderer:
         for page in self.site.pages:
             yield self.standalone_page(page)
         yield from self.tag_pages()
-        yield (
-            "archive/index.html",
-            self.render(
-                "archive.html", page=self.page_meta("archive", "Archive", "archive/"), years=archive(self.site.posts)
-            ),
-        )
+        yield "archive/index.html", self.archive_page()
         yield from self.feeds()
         yield "404.html", self.render("404.html", page=self.page_meta("404", "Page not found", "404.html"))
         if self.config.search:
@@ -347,6 +364,18 @@ class Renderer:
                 return {"page": self.page_meta("index", title, pager.url), "paginator": pager, "tags_of": self.tags_of}
 
             yield pager.url + "index.html", self.render_keyed(key, "index.html", context)
+
+    def archive_page(self) -> bytes:
+        """``archive.html``: a pure function of the posts in order (their dates group them)."""
+        posts = self.site.posts
+
+        def context() -> dict[str, Any]:
+            return {"page": self.page_meta("archive", "Archive", "archive/"), "years": archive(posts)}
+
+        key = self._listing_key("archive.html", posts, "")
+        if key is None and self.memo is not None:  # a theme reading every tag's members: walk the context
+            return self.render("archive.html", **context())
+        return self.render_keyed(key, "archive.html", context)
 
     def _listing_key(self, template: str, posts: Sequence[Post], extra: str) -> str | None:
         """Page-cache key of a listing: its posts' fingerprints and ``extra`` (what else varies per
