@@ -113,6 +113,10 @@ class PageMemo:
     # builds, so an edit re-renders one month of the archive instead of 10,000 rows.
     blocks: dict[str, Any] = field(default_factory=dict)
     _blocks_used: dict[str, Any] = field(default_factory=dict)
+    # serve: the last build's render.PagePlan (which pages it made from which posts), committed
+    # by ``finish`` so that it always describes the pages held in ``in_memory``.
+    plan: Any = None
+    _plan_offered: Any = None
 
     def start(
         self,
@@ -137,6 +141,27 @@ class PageMemo:
             self.fragments, self._fragments_base = {}, base
         self._fragments_used = {}
         self._blocks_used = {}
+        self._plan_offered = None
+
+    def offer_plan(self, plan: Any) -> None:
+        """This build's plan, kept by ``finish`` (a build that fails keeps the last one)."""
+        self._plan_offered = plan
+
+    def kept(self, key: str) -> bytes | None:
+        """The page the last build rendered under ``key``, now used by this one (serve)."""
+        data = self.in_memory.get(key)
+        if data is not None:
+            self.hits += 1
+            self._used_digests[key] = data.known_digest  # type: ignore[attr-defined]  # put() made it KnownBytes
+            self._used[key] = data
+        return data
+
+    def reuse_fingerprints(self, fingerprints: Mapping[int, tuple[Any, bytes]]) -> None:
+        """Post fingerprints of the last build, for posts that are the same objects with the same
+        unpublished flags (the caller checked): 10,000 of them cost ~15 ms to compute again."""
+        merged = dict(fingerprints)
+        merged.update(self._item_fp)
+        self._item_fp = merged
 
     def block(self, key: str) -> Any | None:
         """A part of a page rendered under ``key`` by this or (serve) the last build."""
@@ -248,6 +273,10 @@ class PageMemo:
         self._fragments_used = {}
         self.blocks = self._blocks_used if self.retain else {}
         self._blocks_used = {}
+        self.plan = self._plan_offered if self.retain else None
+        if self.plan is not None:
+            self.plan.fingerprints = self._item_fp
+        self._plan_offered = None
 
     # --- persistence ---------------------------------------------------------------------------
     def load(self, path: Path) -> None:
