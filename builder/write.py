@@ -58,6 +58,15 @@ def read_manifest(output: Path) -> dict[str, str]:
     return data if isinstance(data, dict) else {}
 
 
+def manifest_bytes(files: Mapping[str, str]) -> bytes:
+    """The manifest as ``json.dumps(files, sort_keys=True, indent=0)`` writes it, by the C encoder
+    (``indent`` selects the pure-Python one: ~15 ms per rebuild at 14,000 files)."""
+    if not files:
+        return b"{}"
+    body = json.dumps(files, sort_keys=True, separators=(",\n", ": "))
+    return ("{\n" + body[1:-1] + "\n}").encode("utf-8")
+
+
 def safe_relative(path: str) -> bool:
     """A relative POSIX path that stays inside the output folder (string checks: no pathlib per file)."""
     if not path or path.startswith("/"):
@@ -109,7 +118,9 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
             raise ValueError(f"refusing to write outside the output folder: {path}")
     out = os.fspath(output)
     is_dir = os.path.isdir(out)
-    old = read_manifest(output) if is_dir else {}
+    # OutputFiles read the manifest when the build began and decided what is unchanged by it
+    known_old: Mapping[str, str] | None = getattr(files, "old", None)
+    old = (dict(known_old) if known_old is not None else read_manifest(output)) if is_dir else {}
     known = getattr(files, "digests", None)
     new = known() if known is not None else {path: digest(data) for path, data in files.items()}
     spilled: Mapping[str, str] = getattr(files, "spilled", dict)()
@@ -132,7 +143,7 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
     staging = take() or Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
     try:
         _fill(files, os.fspath(staging), out, old, new, spilled)
-        write_file(f"{staging}/{MANIFEST}", json.dumps(new, sort_keys=True, indent=0).encode("utf-8"))
+        write_file(f"{staging}/{MANIFEST}", manifest_bytes(new))
         _swap(staging, output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -187,7 +198,7 @@ def _update_in_place(
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             os.unlink(target)
         _remove_empty_parents(out, path)
-    _replace_file(f"{out}/{MANIFEST}", json.dumps(new, sort_keys=True, indent=0).encode("utf-8"))
+    _replace_file(f"{out}/{MANIFEST}", manifest_bytes(new))
 
 
 def _remove_empty_parents(out: str, path: str) -> None:
