@@ -540,14 +540,12 @@ class Renderer:
         return self._reused(entries, fresh)
 
     def _reused(self, entries: list[PlanEntry], fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[tuple[str, bytes]]:
-        memo = self.memo
-        for i, (path, recipe, key, _sources) in enumerate(entries):
-            done = fresh.get(i)
-            if done is not None:
-                yield done
-                continue
-            data = memo.kept(key) if key is not None else None
-            yield (path, data) if data is not None else self._by_recipe(recipe)
+        kept = self.memo.kept_all([None if i in fresh else entry[2] for i, entry in enumerate(entries)])
+        for i, (entry, data) in enumerate(zip(entries, kept, strict=True)):
+            if data is not None:
+                yield entry[0], data
+            else:
+                yield fresh[i] if i in fresh else self._by_recipe(entry[1])
 
     def _by_recipe(self, recipe: tuple[Any, ...]) -> tuple[str, bytes]:
         """One listed page of this site, by what ``_note`` recorded about it."""

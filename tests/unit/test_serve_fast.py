@@ -262,3 +262,31 @@ def test_build_still_checks_every_file(tmp_path: Path, monkeypatch: pytest.Monke
     target.write_text(_post(5, title="Fifth"), encoding="utf-8")
     builder.build(BuildOptions(root, out, now=NOW))  # the same process: still one stat per file
     assert (out / "posts/post-012/index.html").is_file()
+
+
+def test_build_in_a_new_process_renders_only_the_archive_month_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _site(tmp_path)
+    out = tmp_path / "out"
+    Builder().build(BuildOptions(root, out, now=NOW))
+    rendered: list[str] = []
+    real = render_module.jinja2.Template.render
+
+    def spy(self: object, *args: object, **kwargs: object) -> str:
+        if getattr(self, "name", "") == "partials/archive_month.html":
+            rendered.append(f"{kwargs['year']}-{kwargs['month']}")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render_module.jinja2.Template, "render", spy)
+    (root / "content/posts/post-005.md").write_text(_post(5, title="Fifth, renamed"), encoding="utf-8")
+    Builder().build(BuildOptions(root, out, now=NOW))  # a new Builder: the months come from the cache folder
+    assert rendered == ["2020-1"]
+    (root / "content/posts/post-006.md").write_text(_post(6, title="Sixth, renamed"), encoding="utf-8")
+    rendered.clear()
+    Builder().build(BuildOptions(root, out, now=NOW))
+    assert rendered == ["2019-2"]
+    monkeypatch.undo()
+    fresh = tmp_path / "fresh"
+    Builder().build(BuildOptions(root, fresh, now=NOW, cache=False))
+    assert _files(out) == _files(fresh)
