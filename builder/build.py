@@ -517,7 +517,11 @@ class Builder:
         memo.lazy = not options.serve  # build: unchanged pages are left in the old output, unread
         from .outfiles import OutputFiles
 
-        sink = OutputFiles(options.output, read_manifest(options.output) if options.output.is_dir() else {})
+        sink = OutputFiles(
+            options.output,
+            read_manifest(options.output) if options.output.is_dir() else {},
+            trust_own_writes=options.serve,  # serve wrote the output itself: no stat per file per rebuild
+        )
         memo.present = sink.present  # pages reused from the old output: checked by the same stat pass
         try:
             site, files = self.render(options, progress, sources, used, memo=(memo, site_inputs), sink=sink)

@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 
-from .write import digest, make_parent, present_files, safe_relative, write_file
+from .write import MANIFEST, digest, make_parent, present_files, safe_relative, write_file
 
 MEMORY_LIMIT = 48 * 1024 * 1024
 
@@ -39,8 +39,10 @@ class OutputFiles(MutableMapping[str, bytes]):
         old_manifest: Mapping[str, str] | None = None,
         memory_limit: int | None = None,
         spill_all: bool | None = None,
+        trust_own_writes: bool = False,
     ) -> None:
         self.output = output
+        self.trust_own_writes = trust_own_writes
         self._out = os.fspath(output)
         self.old = dict(old_manifest or {})
         self.memory_limit = MEMORY_LIMIT if memory_limit is None else memory_limit
@@ -111,9 +113,21 @@ class OutputFiles(MutableMapping[str, bytes]):
         return dict(self._spilled)
 
     def present(self) -> set[str]:
-        """The previous output's files (by its manifest) that still exist: one stat each, once per build."""
+        """The previous output's files (by its manifest) that still exist: one stat each, once per build.
+
+        With ``trust_own_writes`` (serve), the files this process wrote last time into an output
+        folder that is still the same folder with the manifest it wrote: 14,000 stats were
+        ~50 ms of every rebuild at 10,000 posts. A folder deleted or replaced by hand is noticed
+        (and everything written again); a single page deleted by hand inside it is not.
+        """
         if self._present is None:
-            self._present = present_files(self._out, self.old) if self.old and os.path.isdir(self._out) else set()
+            if not self.old or not os.path.isdir(self._out):
+                self._present = set()
+            else:
+                own = _own_writes(self._out) if self.trust_own_writes else None
+                self._present = own if own is not None and own == self.old.keys() else None
+                if self._present is None:
+                    self._present = present_files(self._out, self.old)
         return self._present
 
     def take_staging(self) -> Path | None:
@@ -125,6 +139,8 @@ class OutputFiles(MutableMapping[str, bytes]):
         """After writing: every file not held in memory is read from ``output`` from now on."""
         self.output = output
         self._out = os.fspath(output)
+        if self.trust_own_writes:
+            _remember_writes(self._out, set(self._digests))
         self._spilled = {}
         self._made = set()
         self._staging_dir = ""
@@ -183,6 +199,37 @@ class OutputFiles(MutableMapping[str, bytes]):
             self._staging_dir = os.fspath(self.staging)
             self._made = set()
         return self._staging_dir
+
+
+# serve: {output folder: (its identity, its manifest's identity, the files written)} after a write.
+_WRITTEN: dict[str, tuple[tuple[int, ...], tuple[int, ...], set[str]]] = {}
+
+
+def _stamp(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _remember_writes(out: str, paths: set[str]) -> None:
+    folder, manifest = _stamp(out), _stamp(f"{out}/{MANIFEST}")
+    if folder is None or manifest is None:
+        _WRITTEN.pop(out, None)
+        return
+    _WRITTEN[out] = (folder[:2], manifest, paths)
+
+
+def _own_writes(out: str) -> set[str] | None:
+    """The files written into ``out`` by this process, if the folder and manifest are still its own."""
+    found = _WRITTEN.get(out)
+    if found is None:
+        return None
+    folder, manifest = _stamp(out), _stamp(f"{out}/{MANIFEST}")
+    if folder is None or folder[:2] != found[0] or manifest != found[1]:
+        return None
+    return found[2]
 
 
 def existing_files(folder: Path) -> set[str]:

@@ -11,9 +11,10 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import partial
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, cast
 
@@ -122,6 +123,88 @@ def fingerprint_assets(files: Mapping[str, bytes]) -> tuple[dict[str, bytes], di
     return out, names
 
 
+PlanEntry = tuple[str, tuple[Any, ...], str | None, tuple[str, ...]]  # path, recipe, page key, posts
+
+
+@dataclass
+class PagePlan:
+    """What a serve build rendered from which posts, and the shape of the site it did so for."""
+
+    base: str
+    posts: tuple[Post, ...]
+    tags: tuple[Tag, ...]
+    related: Mapping[str, tuple[Post, ...]]
+    by_round: Mapping[int, tuple[Post, ...]]
+    network: Any
+    now: datetime | None = None
+    entries: list[PlanEntry] = field(default_factory=list)
+    readers: dict[str, list[int]] = field(default_factory=dict)  # post source -> entries made from it
+    fingerprints: dict[int, Any] = field(default_factory=dict)  # the page cache's, when the build ended
+    sitemap: tuple[frozenset[str], str] | None = None  # (the paths it lists, its page key)
+    fast: bool = False
+
+
+#: Post fields that only show inside the pages the post is listed on (or, for the title, in the
+#: network, whose identity is compared apart). Every other field may change the site's shape.
+SHOWN_ONLY = frozenset({"title", "body", "meta", "key_lines", "description"})
+SHAPE_FIELDS = tuple(f.name for f in fields(Post) if f.name not in SHOWN_ONLY)
+_SOURCE_OF: Callable[[Post], str] = attrgetter("source")
+FAST_LIMIT = 64  # more edited posts than this at once: compute every key (a checkout, a rename)
+
+
+def shape(post: Post) -> tuple[Any, ...]:
+    """What of a post decides where it is listed, and which pages exist."""
+    return (*(getattr(post, name) for name in SHAPE_FIELDS), tuple(e.round for e in post.body.embeds))
+
+
+def changed_posts(old: PagePlan, new: PagePlan) -> list[Post] | None:
+    """The posts replaced since ``old`` when the site kept its shape; None when it did not."""
+    if old.base != new.base or old.network is not new.network or len(old.posts) != len(new.posts):
+        return None
+    changed: list[Post] = []
+    for before, after in zip(old.posts, new.posts, strict=True):
+        if before is not after:
+            if len(changed) == FAST_LIMIT or shape(before) != shape(after):
+                return None
+            changed.append(after)
+    if old.now != new.now:  # a future-dated post may have gone live: its unpublished flag changes
+        if old.now is None or new.now is None:
+            return None
+        low, high = sorted((old.now, new.now))
+        for post in new.posts:  # newest first (Site.posts): only the head can be later than ``low``
+            if post.date <= low:
+                break
+            if post.date <= high:
+                return None
+    if not _same_tags(old.tags, new.tags):
+        return None
+    if old.related is not new.related:
+        if len(old.related) != len(new.related):
+            return None
+        was, now = old.related.get, new.related.get
+        for post in new.posts:
+            a, b = was(post.source, ()), now(post.source, ())
+            if a is not b and a != b and not _same_sources(a, b):
+                return None
+    if old.by_round.keys() != new.by_round.keys():
+        return None
+    if any(not _same_sources(old.by_round[k], new.by_round[k]) for k in new.by_round):
+        return None
+    return changed
+
+
+def _same_sources(a: Sequence[Post], b: Sequence[Post]) -> bool:
+    """The same posts in the same order (``==`` first: it compares identical objects by identity)."""
+    return a == b or (len(a) == len(b) and list(map(_SOURCE_OF, a)) == list(map(_SOURCE_OF, b)))
+
+
+def _same_tags(a: Sequence[Tag], b: Sequence[Tag]) -> bool:
+    """The same tags with the same members in the same order (the rest of a tag is in the base)."""
+    if len(a) != len(b):
+        return False
+    return all(x.key == y.key and _same_sources(x.posts, y.posts) for x, y in zip(a, b, strict=True))
+
+
 class Renderer:
     """Renders every page of a Site; holds the Jinja environment and URL helpers."""
 
@@ -143,6 +226,15 @@ class Renderer:
         self.share: Any = None  # builder.parrender.Share while pages are rendered across processes
         self.renders = 0  # pages asked of render_keyed (in this process)
         self.fresh = 0  # ... of which were rendered, not reused from the page cache
+        self._pagination: dict[str | None, list[Paginator]] = {}
+        self._tag_by_exact_key = {tag.key: tag for tag in site.tags}
+        # serve: what this build renders from which posts, for the next build's fast pass
+        self._plan: PagePlan | None = None
+        if memo is not None and memo.retain and not memo.deep_tags:
+            self._plan = PagePlan(memo.base, site.posts, site.tags, site.related, site.posts_by_round, site.network)
+            self._plan.now = site.now
+        self._recording = True
+        self._noted: PlanEntry | None = None
         env.globals.update(
             url=self.url,
             abs_url=self.abs_url,
@@ -152,6 +244,7 @@ class Renderer:
             feed_html=self.feed_html,
             network_summary=network_summary,
             fragment=self.fragment,
+            archive_month=self.archive_month,
         )
         env.filters.update(date=self.format_date, isodate=_isodate, tojson_safe=_tojson)
 
@@ -213,6 +306,27 @@ class Renderer:
         else:
             self._fragments[key] = (post, html)
         return html
+
+    def archive_month(self, year: int, month: int, posts: Sequence[Post]) -> Markup:
+        """One month of the archive (``partials/archive_month.html``), kept by its posts' fingerprints.
+
+        The archive lists every post: rendered whole it was ~0.1-0.2 s of a serve rebuild at
+        10,000 posts, of which an edit changes one month. (A trailing newline is dropped: the
+        call sits on its own line in ``archive.html``.)
+        """
+        template = "partials/archive_month.html"
+        key = None
+        if self.memo is not None and not self.memo.deep_tags:
+            key = self.memo.items_key(template, posts, f"{year}|{month}")
+        if key is not None:
+            cached = self.memo.block(key)
+            if cached is not None:
+                return cast(Markup, cached)
+        html = self.env.get_template(template).render(year=year, month=month, posts=posts)
+        block = Markup(html.removesuffix("\n"))  # noqa: S704 - rendered by an autoescaping template
+        if key is not None:
+            self.memo.keep_block(key, block)
+        return block
 
     def tags_of(self, post: Post) -> list[Tag]:
         seen: dict[str, Tag] = {}
@@ -332,35 +446,145 @@ class Renderer:
 
     # --- pages -------------------------------------------------------------------------------
     def pages(self) -> Iterator[tuple[str, bytes]]:
-        yield from self.index_pages()
-        for post in self.site.posts:
-            yield self.post_page(post)
+        fast = self._fast_pages()
+        yield from fast if fast is not None else self.listed_pages()
         for page in self.site.pages:
             yield self.standalone_page(page)
-        yield from self.tag_pages()
-        yield (
-            "archive/index.html",
-            self.render(
-                "archive.html", page=self.page_meta("archive", "Archive", "archive/"), years=archive(self.site.posts)
-            ),
-        )
-        yield from self.feeds()
+        yield from self.tags_index_pages()
+        yield "archive/index.html", self.archive_page()
         yield "404.html", self.render("404.html", page=self.page_meta("404", "Page not found", "404.html"))
         if self.config.search:
             yield "search/index.html", self.render("search.html", page=self.page_meta("search", "Search", "search/"))
         yield "robots.txt", self.render("robots.txt")
         if self.site.network is not None:
             yield from self.network_pages()
+        if self._plan is not None:
+            self.memo.offer_plan(self._plan)
 
-    def index_pages(self) -> Iterator[tuple[str, bytes]]:
-        for pager in paginate(self.site.posts, self.config.paginate, ""):
-            title = self.config.title if pager.number == 1 else f"Page {pager.number}"
-            key = self._listing_key("index.html", pager.items, f"{pager.number}/{pager.total}")
+    def listed_pages(self) -> Iterator[tuple[str, bytes]]:
+        """The pages made from a few posts each (listings, posts, feeds): all but ~1% of a site."""
+        for pager in self._pagers(None):
+            yield self.index_page(pager)
+        for post in self.site.posts:
+            yield self.post_page(post)
+        for tag in self.site.tags:
+            for pager in self._pagers(tag):
+                yield self.tag_page(tag, pager)
+            yield self.feed_page(tag)
+        yield self.feed_page(None)
 
-            def context(title: str = title, pager: Paginator = pager) -> dict[str, Any]:
-                return {"page": self.page_meta("index", title, pager.url), "paginator": pager, "tags_of": self.tags_of}
+    def _pagers(self, tag: Tag | None) -> list[Paginator]:
+        found = self._pagination.get(tag.key if tag else None)
+        if found is None:
+            posts, base = (tag.posts, tag.url) if tag else (self.site.posts, "")
+            found = self._pagination[tag.key if tag else None] = paginate(posts, self.config.paginate, base)
+        return found
 
-            yield pager.url + "index.html", self.render_keyed(key, "index.html", context)
+    def index_page(self, pager: Paginator) -> tuple[str, bytes]:
+        title = self.config.title if pager.number == 1 else f"Page {pager.number}"
+        key = self._listing_key("index.html", pager.items, f"{pager.number}/{pager.total}")
+
+        def context() -> dict[str, Any]:
+            return {"page": self.page_meta("index", title, pager.url), "paginator": pager, "tags_of": self.tags_of}
+
+        path = pager.url + "index.html"
+        self._note(path, ("index", pager.number), key, pager.items)
+        return path, self.render_keyed(key, "index.html", context)
+
+    # --- serve: re-render only the listed pages an edit can have changed ----------------------
+    def _note(self, path: str, recipe: tuple[Any, ...], key: str | None, items: Sequence[Post | None]) -> None:
+        """Remember which posts a listed page was made from (serve only: see ``_fast_pages``)."""
+        plan = self._plan
+        if plan is None:
+            return
+        sources = tuple(item.source for item in items if item is not None)
+        self._noted = (path, recipe, key, sources)
+        if not self._recording:
+            return
+        index = len(plan.entries)
+        plan.entries.append(self._noted)
+        readers = plan.readers
+        for source in sources:
+            found = readers.get(source)
+            if found is None:
+                readers[source] = [index]
+            elif found[-1] != index:
+                found.append(index)
+
+    def _fast_pages(self) -> Iterator[tuple[str, bytes]] | None:
+        """The listed pages from the last build's plan: those made from an edited post rendered
+        again, every other one reused as it is; None when the site's shape changed (then every
+        page's key is computed as usual).
+
+        A listed page is a pure function of the build-wide key (``memo.base``: code, config,
+        theme, tags and their counts, pages, round data), its recipe (which page of which
+        listing) and the posts it is made from. When the base, the posts in order, each tag's
+        members, each post's related posts, the posts of each round, the network and every
+        post's unpublished flag are the same, and the edited posts differ only in what they
+        show (text, title, description: ``shape``), a page made from no edited post has the
+        same inputs, hence the same bytes. The pages made from an edited post are rendered
+        by the usual code and must come out at the same path from the same posts, or the
+        fast pass is abandoned.
+        """
+        memo, plan = self.memo, self._plan
+        if memo is None or plan is None:
+            return None
+        old = memo.plan
+        if not isinstance(old, PagePlan):
+            return None
+        changed = changed_posts(old, plan)
+        if changed is None:
+            return None
+        todo: set[int] = set()
+        for post in changed:
+            todo.update(old.readers.get(post.source, ()))
+        todo.update(i for i, entry in enumerate(old.entries) if entry[2] is None)  # never cached
+        entries = list(old.entries)
+        fresh: dict[int, tuple[str, bytes]] = {}
+        self._recording = False  # the entries are the last build's, updated below
+        for i in sorted(todo):
+            fresh[i] = self._by_recipe(entries[i][1])
+            noted = self._noted
+            if noted is None or noted[0] != entries[i][0] or noted[3] != entries[i][3]:
+                self._recording = True
+                return None
+            entries[i] = noted
+        memo.reuse_fingerprints(old.fingerprints)  # same posts, same flags: same fingerprints
+        plan.entries, plan.readers, plan.sitemap, plan.fast = entries, old.readers, old.sitemap, True
+        return self._reused(entries, fresh)
+
+    def _reused(self, entries: list[PlanEntry], fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[tuple[str, bytes]]:
+        kept = self.memo.kept_all([None if i in fresh else entry[2] for i, entry in enumerate(entries)])
+        for i, (entry, data) in enumerate(zip(entries, kept, strict=True)):
+            if data is not None:
+                yield entry[0], data
+            else:
+                yield fresh[i] if i in fresh else self._by_recipe(entry[1])
+
+    def _by_recipe(self, recipe: tuple[Any, ...]) -> tuple[str, bytes]:
+        """One listed page of this site, by what ``_note`` recorded about it."""
+        kind = recipe[0]
+        if kind == "post":
+            return self.post_page(self.site.posts[self._position[recipe[1]]])
+        if kind == "index":
+            return self.index_page(self._pagers(None)[recipe[1] - 1])
+        tag = self._tag_by_exact_key[recipe[1]] if recipe[1] is not None else None
+        if kind == "tag":
+            assert tag is not None
+            return self.tag_page(tag, self._pagers(tag)[recipe[2] - 1])
+        return self.feed_page(tag)
+
+    def archive_page(self) -> bytes:
+        """``archive.html``: a pure function of the posts in order (their dates group them)."""
+        posts = self.site.posts
+
+        def context() -> dict[str, Any]:
+            return {"page": self.page_meta("archive", "Archive", "archive/"), "years": archive(posts)}
+
+        key = self._listing_key("archive.html", posts, "")
+        if key is None and self.memo is not None:  # a theme reading every tag's members: walk the context
+            return self.render("archive.html", **context())
+        return self.render_keyed(key, "archive.html", context)
 
     def _listing_key(self, template: str, posts: Sequence[Post], extra: str) -> str | None:
         """Page-cache key of a listing: its posts' fingerprints and ``extra`` (what else varies per
@@ -394,9 +618,12 @@ class Renderer:
         # What the page shows besides site-wide inputs: the post (its text and whether it is shown
         # as unpublished), its neighbours and related posts, and the network when it uses it.
         key = None
+        items = (post, newer, older, *related)
         if self.memo is not None and network is not None:
-            key = self.memo.key_of_items("post.html", (post, newer, older, *related), f"{len(related)}|{network}")
-        return post.url + "index.html", self.render_keyed(key, "post.html", context)
+            key = self.memo.key_of_items("post.html", items, f"{len(related)}|{network}")
+        path = post.url + "index.html"
+        self._note(path, ("post", post.source), key, items)
+        return path, self.render_keyed(key, "post.html", context)
 
     def _network_ident(self) -> str | None:
         """The build's name for the network (None: it has none, and pages using it are not cached)."""
@@ -430,7 +657,8 @@ class Renderer:
             diagram_payload=self.payload(top) if top else None,
         )
 
-    def tag_pages(self) -> Iterator[tuple[str, bytes]]:
+    def tags_index_pages(self) -> Iterator[tuple[str, bytes]]:
+        """The tags page and the redirects from tags' old names (aliases)."""
         top = max((t.count for t in self.site.tags), default=1)
         yield (
             "tags/index.html",
@@ -442,25 +670,20 @@ class Renderer:
             ),
         )
         for tag in self.site.tags:
-            for pager in paginate(tag.posts, self.config.paginate, tag.url):
-                key = self._listing_key("tag.html", pager.items, repr((tag.key, pager.number, pager.total)))
-                if key is None:  # no page cache, or a theme that reads every member of the tag
-                    yield pager.url + "index.html", self.render("tag.html", **self._tag_context(tag, pager))
-                else:
-                    yield (
-                        pager.url + "index.html",
-                        self.render_keyed(key, "tag.html", partial(self._tag_context, tag, pager)),
-                    )
-            yield (
-                tag.url + "feed.xml",
-                self.feed(tag.posts, f"{self.config.title}: {tag.name}", tag.url, tag.url + "feed.xml"),
-            )
             for alias in tag.aliases:
                 target = self.url(tag.url)
                 yield (
                     f"tags/{alias}/index.html",
                     self.render("redirect.html", page=self.page_meta("redirect", tag.name, tag.url), target=target),
                 )
+
+    def tag_page(self, tag: Tag, pager: Paginator) -> tuple[str, bytes]:
+        path = pager.url + "index.html"
+        key = self._listing_key("tag.html", pager.items, repr((tag.key, pager.number, pager.total)))
+        if key is None:  # no page cache, or a theme that reads every member of the tag
+            return path, self.render("tag.html", **self._tag_context(tag, pager))
+        self._note(path, ("tag", tag.key, pager.number), key, pager.items)
+        return path, self.render_keyed(key, "tag.html", partial(self._tag_context, tag, pager))
 
     def _tag_context(self, tag: Tag, pager: Paginator) -> dict[str, Any]:
         title = tag.name if pager.number == 1 else f"{tag.name} (page {pager.number})"
@@ -471,27 +694,29 @@ class Renderer:
             "tags_of": self.tags_of,
         }
 
-    def feed(self, posts: tuple[Post, ...], title: str, alternate: str, self_url: str) -> bytes:
+    def feed_page(self, tag: Tag | None) -> tuple[str, bytes]:
+        """The site's feed (``tag`` None) or a tag's."""
+        if tag is None:
+            posts, title, alternate, path = self.site.posts, self.config.title, "", "feed.xml"
+        else:
+            posts, title, alternate, path = tag.posts, f"{self.config.title}: {tag.name}", tag.url, tag.url + "feed.xml"
         newest = posts[: self.config.feed_size]
+        key = self._listing_key("feed.xml", newest, repr((title, alternate, path)))
+        self._note(path, ("feed", tag.key if tag else None), key, newest)
+        return path, self.render_keyed(key, "feed.xml", partial(self._feed_context, newest, title, alternate, path))
 
-        def context() -> dict[str, Any]:
-            fallback = datetime(2000, 1, 1).astimezone(self.config.tz)
-            updated = max((p.updated or p.date for p in newest), default=fallback)
-            feed = {
-                "title": title,
-                "alternate": self.abs_url(alternate),
-                "self": self.abs_url(self_url),
-                "updated": updated,
-                "posts": newest,
-                "id": self.abs_url(self_url),
-            }
-            return {"feed": feed, "tags_of": self.tags_of}
-
-        key = self._listing_key("feed.xml", newest, repr((title, alternate, self_url)))
-        return self.render_keyed(key, "feed.xml", context)
-
-    def feeds(self) -> Iterator[tuple[str, bytes]]:
-        yield "feed.xml", self.feed(self.site.posts, self.config.title, "", "feed.xml")
+    def _feed_context(self, newest: Sequence[Post], title: str, alternate: str, self_url: str) -> dict[str, Any]:
+        fallback = datetime(2000, 1, 1).astimezone(self.config.tz)
+        updated = max((p.updated or p.date for p in newest), default=fallback)
+        feed = {
+            "title": title,
+            "alternate": self.abs_url(alternate),
+            "self": self.abs_url(self_url),
+            "updated": updated,
+            "posts": newest,
+            "id": self.abs_url(self_url),
+        }
+        return {"feed": feed, "tags_of": self.tags_of}
 
     def network_pages(self) -> Iterator[tuple[str, bytes]]:
         network = self.site.network
@@ -530,6 +755,17 @@ class Renderer:
             yield base + f"round-{k}.graphml", network.export_graphml(k).encode("utf-8")
 
     def sitemap(self, paths: list[str]) -> bytes:
+        """Every page but redirects and 404 (``paths``), with posts' dates.
+
+        In serve's fast pass (the site kept its shape: the same posts with the same dates) the
+        last build's sitemap stands while it lists the same paths.
+        """
+        listed = frozenset(paths)
+        plan = self._plan
+        if plan is not None and plan.fast and plan.sitemap is not None and plan.sitemap[0] == listed:
+            kept = self.memo.kept(plan.sitemap[1])
+            if kept is not None:
+                return kept
         lastmod = {p.url: (p.updated or p.date) for p in self.site.posts}
         shown: list[tuple[str, datetime | None]] = []
         for path in sorted(paths):
@@ -544,7 +780,10 @@ class Renderer:
 
         # Keyed by one string of its lines: hashing 14,000 small dicts one by one cost ~0.2 s per build.
         lines = "\n".join(f"{url}|{modified.isoformat() if modified else ''}" for url, modified in shown)
-        return self.render_from("sitemap.xml", {"entries": lines}, context)
+        key = self.memo.key("sitemap.xml#inputs", {"entries": lines}) if self.memo is not None else None
+        if self._plan is not None and key is not None:
+            self._plan.sitemap = (listed, key)
+        return self.render_keyed(key, "sitemap.xml", context)
 
 
 def round_summary(view: Any) -> str:

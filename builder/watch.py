@@ -239,14 +239,21 @@ class Debouncer:
             self._first = self._last = None
             return paths
 
-    def wait(self, stop: threading.Event, poll: float = 0.5) -> frozenset[Path] | None:
-        """Block until a burst is due or ``stop`` is set (real clock only)."""
+    def wait(self, stop: threading.Event, poll: float = 0.5, idle: float | None = None) -> frozenset[Path] | None:
+        """Block until a burst is due or ``stop`` is set (real clock only); with ``idle``, also
+        return None once that many seconds have passed with no change pending."""
+        until = None if idle is None else time.monotonic() + idle
         with self._cond:
             while not stop.is_set():
                 left = self._remaining()
                 if left is not None and left <= 0:
                     break
-                self._cond.wait(timeout=poll if left is None else min(left, poll))
+                timeout = poll if left is None else min(left, poll)
+                if left is None and until is not None:
+                    if time.monotonic() >= until:
+                        return None
+                    timeout = min(timeout, until - time.monotonic())
+                self._cond.wait(timeout=max(0.0, timeout))
         return None if stop.is_set() else self.take()
 
     def wake(self) -> None:

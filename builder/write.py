@@ -58,6 +58,19 @@ def read_manifest(output: Path) -> dict[str, str]:
     return data if isinstance(data, dict) else {}
 
 
+def manifest_bytes(files: Mapping[str, str]) -> bytes:
+    """The manifest as ``json.dumps(files, sort_keys=True, indent=0)`` writes it, by the C encoder
+    (``indent`` selects the pure-Python one: ~15 ms per rebuild at 14,000 files)."""
+    if not files:
+        return b"{}"
+    body = json.dumps(files, sort_keys=True, separators=(",\n", ": "))
+    return ("{\n" + body[1:-1] + "\n}").encode("utf-8")
+
+
+# Paths already found safe: a serve rebuild writes the same 14,000 paths again (a pure function).
+_SAFE: set[str] = set()
+
+
 def safe_relative(path: str) -> bool:
     """A relative POSIX path that stays inside the output folder (string checks: no pathlib per file)."""
     if not path or path.startswith("/"):
@@ -104,12 +117,16 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
     files it already wrote into a staging folder (``spilled``, ``take_staging``) and which
     of the previous output's files exist (``present``); a plain mapping works too.
     """
-    for path in files:
+    unchecked = set(files) - _SAFE if len(_SAFE) < 1_000_000 else set(files)
+    for path in unchecked:
         if not safe_relative(path):
             raise ValueError(f"refusing to write outside the output folder: {path}")
+    _SAFE.update(unchecked)
     out = os.fspath(output)
     is_dir = os.path.isdir(out)
-    old = read_manifest(output) if is_dir else {}
+    # OutputFiles read the manifest when the build began and decided what is unchanged by it
+    known_old: Mapping[str, str] | None = getattr(files, "old", None)
+    old = (dict(known_old) if known_old is not None else read_manifest(output)) if is_dir else {}
     known = getattr(files, "digests", None)
     new = known() if known is not None else {path: digest(data) for path, data in files.items()}
     spilled: Mapping[str, str] = getattr(files, "spilled", dict)()
@@ -132,7 +149,7 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
     staging = take() or Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
     try:
         _fill(files, os.fspath(staging), out, old, new, spilled)
-        write_file(f"{staging}/{MANIFEST}", json.dumps(new, sort_keys=True, indent=0).encode("utf-8"))
+        write_file(f"{staging}/{MANIFEST}", manifest_bytes(new))
         _swap(staging, output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -187,7 +204,7 @@ def _update_in_place(
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             os.unlink(target)
         _remove_empty_parents(out, path)
-    _replace_file(f"{out}/{MANIFEST}", json.dumps(new, sort_keys=True, indent=0).encode("utf-8"))
+    _replace_file(f"{out}/{MANIFEST}", manifest_bytes(new))
 
 
 def _remove_empty_parents(out: str, path: str) -> None:

@@ -7,6 +7,7 @@ decisions (debouncing, fallback, gating) independently of what the builder does.
 
 from __future__ import annotations
 
+import gc
 import http.client
 import io
 import json
@@ -731,3 +732,42 @@ def test_no_timing_lines_without_debug(site: Path, tmp_path: Path, monkeypatch: 
         finally:
             stream.close()
     assert "built" in out.getvalue() and "timing:" not in out.getvalue()
+
+
+class GcWatchingBuilder(RecordingBuilder):
+    """Records whether the cyclic collector could run during each build."""
+
+    def __init__(self, log: list[tuple[int, Any]], enabled: list[bool]) -> None:
+        super().__init__(log)
+        self.enabled = enabled
+
+    def build(self, options: Any, changed: Any = None) -> Any:
+        self.enabled.append(gc.isenabled())
+        return super().build(options, changed)
+
+
+def test_rebuilds_run_without_the_collector_and_an_idle_server_freezes_its_objects(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from builder import serve as serve_module
+
+    monkeypatch.setattr(serve_module, "TIDY_AFTER_SECONDS", 0.1)
+    log: list[tuple[int, Any]] = []
+    enabled: list[bool] = []
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=True, serve=True)
+    gc.unfreeze()
+    with DevServer(
+        options, port=0, out=io.StringIO(), builder_factory=lambda: GcWatchingBuilder(log, enabled), quiet=0.02
+    ).start() as srv:
+        wait_until(lambda: gc.get_freeze_count() > 0, what="the idle tidy after the first build")
+        gc.unfreeze()
+        stream = EventStream(srv.port)
+        try:
+            write_post(site, "2020-01-01-hello.md", "Hello", "Edited.")
+            stream.wait_for("reload")
+        finally:
+            stream.close()
+        assert gc.isenabled()  # turned back on once the reload was sent
+        wait_until(lambda: gc.get_freeze_count() > 0, what="the idle tidy after the rebuild")
+    assert gc.get_freeze_count() == 0  # stopping hands the objects back to the collector
+    assert enabled == [True, False]  # the first build as usual; the rebuild without collections

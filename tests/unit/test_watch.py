@@ -242,3 +242,16 @@ def test_a_git_checkout_like_burst_is_one_batch() -> None:
 def test_hold_is_never_shorter_than_quiet() -> None:
     deb = Debouncer(quiet=0.15, hold=0.1)
     assert deb.hold == 0.15
+
+
+def test_wait_with_idle_returns_when_nothing_is_pending_and_never_cuts_a_burst() -> None:
+    import threading
+    import time
+
+    stop = threading.Event()
+    deb = Debouncer(quiet=0.02)
+    started = time.monotonic()
+    assert deb.wait(stop, poll=0.5, idle=0.05) is None  # idle: back well before the 0.5 s poll
+    assert time.monotonic() - started < 0.4
+    deb.add([Path("a.md")])
+    assert deb.wait(stop, idle=0.0) == {Path("a.md")}  # a pending burst is waited for and handed out

@@ -157,3 +157,13 @@ def test_a_failed_write_leaves_the_previous_output(tmp_path):
         write_output(Broken({f"x{i}.html": b"x" for i in range(200)}), out)  # too many changes: full rewrite
     assert files_in(out) == {"a.html": b"1"}
     assert [p.name for p in tmp_path.iterdir()] == ["public"]
+
+
+def test_manifest_bytes_are_those_of_json_with_indent_zero() -> None:
+    """The manifest keeps its one-entry-a-line format (written by the C encoder for speed)."""
+    import json
+
+    from builder.write import manifest_bytes
+
+    for files in ({}, {"a": "1"}, {"b/x.html": "ff", "a.html": "00", "ü/é.html": "12", 'q"uote': "3"}):
+        assert manifest_bytes(files) == json.dumps(files, sort_keys=True, indent=0).encode("utf-8")
