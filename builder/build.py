@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +155,9 @@ class Builder:
             config.timezone,
             config.base_path,
             config.markdown.engine,
+        )
+        self._content.fallback = partial(
+            _parse_again, options.source, config.timezone, config.base_path, config.markdown.engine
         )
         self._content.load(settings)
         return settings
@@ -610,6 +614,30 @@ class Builder:
                 "warnings": [[w.path, w.line, w.message, w.hint] for w in warnings],
             },
         )
+
+
+def _parse_again(root: Path, tz_name: str, base_path: str, engine: str, key: str, item: Any) -> tuple[str, str]:
+    """(html, toc_html) of a post or page whose cached body was damaged: its source parsed again.
+
+    Only if the file still holds the text the key was made from (else the metadata already
+    used in this build and the body would disagree: the build stops and asks to be run again).
+    """
+    from .parallel import parse_one, to_errors
+    from .sources import read_text
+
+    path = str(item.source)
+    kind = key.rpartition(":")[2]
+    try:
+        text = read_text(root, path)
+    except OSError:
+        text = None
+    if text is None or _key(path, text) + ":" + kind != key:
+        raise SiteError(path, None, "changed while the site was being built", "build again")
+    outcome = parse_one(kind, path, text, tz_name, base_path, engine)
+    if outcome[0] != "ok":
+        raise SiteErrors(to_errors(outcome))
+    body = outcome[1].body
+    return body.html, body.toc_html
 
 
 def _estimate_pages(site: Site) -> int:

@@ -55,6 +55,11 @@ def _read(path: Path, root: Path) -> str:
         ) from None
 
 
+def read_text(root: Path, path: str) -> str:
+    """The text of the file at ``path`` (relative to ``root``), as ``read_sources`` reads it."""
+    return _read(root / path, root)
+
+
 def _texts(root: Path, folder: str, pattern: str) -> tuple[tuple[str, str], ...]:
     base = root / folder
     if not base.is_dir():
