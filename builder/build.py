@@ -8,6 +8,7 @@ rebuild after one edit re-parses one post and re-renders templates only.
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from .cache import (
 )
 from .config import SiteConfig, normalise_base_url, parse_config
 from .errors import ErrorList, SiteError, SiteErrors
+from .nogc import paused_gc
 from .sources import Sources, read_sources
 from .write import MANIFEST, WriteResult, read_manifest, write_output
 
@@ -116,6 +118,10 @@ class Builder:
         self._state_dirty = False
         self._rounds_key = ""
         self._related_live: dict[str, Any] = {}  # serve: the last related lists as objects (in memory only)
+        # While a build runs: objects alive after assembly (posts, caches, the site) are moved out
+        # of the collector's reach (gc.freeze), so its full collections stop walking them again
+        # and again (~0.1 s of a one-edit build at 10,000 posts); unfrozen when the build ends.
+        self._freeze = False
 
     # --- stages -----------------------------------------------------------------------------
     def _text_digest(self, path: str, text: str) -> str:
@@ -357,6 +363,8 @@ class Builder:
             related_live=self._related_live if options.serve else None,
             tags_memo=self._state.setdefault("tags", {}),
         )
+        if self._freeze:  # what is alive now lives to the end of the build: collections skip it
+            gc.freeze()
         remembered = (self._state["related"].get("key"), self._state["tags"].get("key"))
         if self._state.get("remembered") != remembered:
             self._state["remembered"] = remembered
@@ -476,6 +484,26 @@ class Builder:
             warnings = tuple(SiteError(*w) for w in stamp.get("warnings", ()))
             return BuildResult(int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True)
         clear_stamp(folder, options.output)  # a failed build must not leave a stamp that skips the next
+        self._freeze = True
+        try:
+            return self._build(options, folder, quick, scanned, sources, site_inputs, fingerprint, progress, started)
+        finally:
+            self._freeze = False
+            gc.unfreeze()  # (serve) what this build left behind is collectable again
+
+    def _build(
+        self,
+        options: BuildOptions,
+        folder: Path | None,
+        quick: str | None,
+        scanned: int,
+        sources: Sources,
+        site_inputs: str,
+        fingerprint: str,
+        progress: Any,
+        started: float,
+    ) -> BuildResult:
+        """Parse, render and write (``build`` once it knows something changed)."""
         used: set[str] = set()
         memo = self._page_memo(options, folder)
         memo.retain = options.serve  # serve answers the next edit from memory; build keeps no page bytes
@@ -553,7 +581,8 @@ class Builder:
             self._memo = PageMemo()
             self._memo_output = output
             if folder is not None:
-                self._memo.load(_memo_path(folder, options.output))
+                with paused_gc():
+                    self._memo.load(_memo_path(folder, options.output))
         return self._memo
 
     def _start_memo(

@@ -23,10 +23,10 @@ import zlib
 from collections.abc import Callable, Iterable
 from functools import cache, partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-if TYPE_CHECKING:
-    from .model import Rendered
+from .model import NEWOBJ, Rendered  # (stdlib only: cheap to import)
+from .nogc import paused_gc
 
 CACHE_DIR = ".netjournal-cache"
 KEEP_PER_OUTPUT = 8
@@ -205,8 +205,6 @@ def _shard(key: str) -> str:
 
 
 def _body_of(value: Any) -> Rendered | None:
-    from .model import Rendered
-
     body = getattr(value, "body", None)
     return body if type(body) is Rendered else None
 
@@ -215,8 +213,6 @@ class _IndexPickler(pickle.Pickler):
     """Pickles posts and pages with their bodies' html and toc left out (they go to the body file)."""
 
     def reducer_override(self, obj: Any) -> Any:
-        from .model import NEWOBJ, Rendered
-
         if type(obj) is Rendered:
             return NEWOBJ, (Rendered,), obj.state(with_texts=False)
         return NotImplemented
@@ -260,8 +256,9 @@ class ContentCache:
         self._dirty = set()
         if self.folder is None:
             return
-        for shard in SHARDS:
-            self._load_shard(settings, shard)
+        with paused_gc():  # 10,000 posts of small objects, no cycles: collections would only walk them
+            for shard in SHARDS:
+                self._load_shard(settings, shard)
 
     def _load_shard(self, settings: str, shard: str) -> None:
         path, body_path = self.path(settings, shard), self.body_path(settings, shard)
@@ -381,7 +378,7 @@ POST_INDEX = "posts-index.pickle"
 def load_post_index(folder: Path) -> tuple[dict[str, tuple[int, int, str]], int]:
     """(path -> (size, mtime_ns, digest), when that build began reading); empty when unreadable."""
     try:
-        with (folder / POST_INDEX).open("rb") as handle:
+        with (folder / POST_INDEX).open("rb") as handle, paused_gc():
             data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
     except Exception:  # missing or corrupt: every post is read
         return {}, 0
@@ -403,7 +400,7 @@ def _state_path(folder: Path) -> Path:
 def load_state(folder: Path, code: str) -> dict[str, Any]:
     """Derived values the last build kept (related posts, the network); empty if from other code."""
     try:
-        with _state_path(folder).open("rb") as handle:
+        with _state_path(folder).open("rb") as handle, paused_gc():
             data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
     except Exception:  # missing or corrupt (or a class that no longer exists): start afresh
         return {}
