@@ -149,6 +149,14 @@ class Post:
     with_people: tuple[str, ...] = ()
     key_lines: Mapping[str, int] = field(default_factory=dict)
     description: str = ""
+    # What grouping reads of a post (source, date, tags): tag listings and related lists are
+    # remembered under a hash of every post's group_key. Made once when parsed and kept in the
+    # content cache, so a one-edit build hashes 10,000 of them without formatting any.
+    group_key: str = field(init=False, repr=False, compare=False, default="")
+
+    def __post_init__(self) -> None:
+        key = f"{self.source}|{self.date.timestamp()}|{'/'.join(self.tag_names)}"
+        object.__setattr__(self, "group_key", key)
 
     @property
     def url(self) -> str:

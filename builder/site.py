@@ -159,7 +159,9 @@ def assemble(
         posts=tuple(shown),
         pages=tuple(sorted(pages, key=lambda p: p.slug)),
         tags=tags,
-        related=related_posts_memo(shown, tags, config.related_posts, related_memo, related_live),
+        related=related_posts_memo(
+            shown, tags, config.related_posts, related_memo, related_live, tags_key=_memo_key(tags_memo)
+        ),
         network=network,
         round_data=round_data,
         warnings=tuple(variant_warnings(tags)),
@@ -167,3 +169,9 @@ def assemble(
         posts_by_round={k: tuple(v) for k, v in by_round.items()},
         now=now,
     )
+
+
+def _memo_key(tags_memo: Mapping[str, Any] | None) -> str | None:
+    """The key ``build_tags_memo`` just made the tags under (None without a memo)."""
+    key = tags_memo.get("key") if tags_memo is not None else None
+    return key if isinstance(key, str) else None
