@@ -379,13 +379,13 @@ class Builder:
                 jinja_dir = folder / "jinja"
             self._env = (theme, make_environment(theme, jinja_dir))  # Jinja re-reads changed templates itself
         env = self._env[1]
-        from .search import add_search
-
         page_memo = self._start_memo(memo, site, theme, options, progress) if memo else None
         files: MutableMapping[str, bytes] = render_site(
             site, env, read_assets(theme, sources), memo=page_memo, sink=sink
         )
         if config.search:  # (guard added by build: add_search copies every file into a new dict even when off)
+            from .search import add_search  # (asyncio and more: only for sites with search)
+
             files = add_search(
                 files, config, stale_ok=options.serve
             )  # Pagefind bundle (builder/search.py); no-op when search: false

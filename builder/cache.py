@@ -18,6 +18,8 @@ import hashlib
 import json
 import os
 import pickle
+import re
+import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable
@@ -46,8 +48,35 @@ def hash_parts(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503, as dist-info folder names are matched
+
+
+@cache
+def _installed_versions() -> dict[str, str]:
+    """{normalised name: version} from the ``NAME-VERSION.dist-info`` folders on ``sys.path``,
+    first found wins (as imports do): one listing per path entry, no metadata file parsed."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            if folder.endswith(".dist-info"):
+                dist, _, version = folder[: -len(".dist-info")].partition("-")
+                if version:
+                    found.setdefault(_normalise(dist), version)
+    return found
+
+
 def _package_version(name: str) -> str:
-    from importlib import metadata  # 25 ms to import: only when a fingerprint is needed
+    """The installed version of ``name``: read from its dist-info folder's name (importing
+    ``importlib.metadata`` and parsing METADATA cost ~30 ms per build), else asked the slow way."""
+    version = _installed_versions().get(_normalise(name))
+    if version is not None:
+        return version
+    from importlib import metadata  # e.g. an egg-info install
 
     try:
         return metadata.version(name)

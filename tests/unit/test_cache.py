@@ -249,3 +249,15 @@ def test_a_build_freezes_long_lived_objects_only_while_it_runs(tmp_path: Path, m
     (site / "content/posts/post-001.md").write_text(make_post("Changed", "2020-02-02"), encoding="utf-8")
     builder.build(BuildOptions(site, tmp_path / "out", now=NOW, serve=True))
     assert len(frozen) == 2 and gc.get_freeze_count() == 0
+
+
+def test_package_versions_from_folder_names_match_importlib_metadata() -> None:
+    from importlib import metadata
+
+    from builder.cache import CONTENT_PACKAGES, _installed_versions, _package_version
+
+    names = (*CONTENT_PACKAGES, "Jinja2", "MarkupSafe", "networkx", "cmarkgfm")
+    assert all(name.lower().replace("-", "_") in str(_installed_versions()).replace("-", "_") for name in names)
+    for name in names:
+        assert _package_version(name) == metadata.version(name), name
+    assert _package_version("no-such-package-installed-here") == "-"
