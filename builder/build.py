@@ -645,7 +645,7 @@ class Builder:
         )
 
 
-def _parse_again(root: Path, tz_name: str, base_path: str, engine: str, key: str, item: Any) -> tuple[str, str]:
+def _parse_again(root: Path, tz_name: str, base_path: str, engine: str, key: str, path: str) -> tuple[str, str]:
     """(html, toc_html) of a post or page whose cached body was damaged: its source parsed again.
 
     Only if the file still holds the text the key was made from (else the metadata already
@@ -654,7 +654,6 @@ def _parse_again(root: Path, tz_name: str, base_path: str, engine: str, key: str
     from .parallel import parse_one, to_errors
     from .sources import read_text
 
-    path = str(item.source)
     kind = key.rpartition(":")[2]
     try:
         text = read_text(root, path)

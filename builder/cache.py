@@ -256,7 +256,7 @@ class ContentCache:
     texts, each with a CRC). A build loads every index but reads a body only when a page
     shows it (``Rendered.html``): at 10,000 posts the indexes are ~10 MB of 75.
     A body that cannot be read back intact is parsed again from its source through
-    ``fallback(key, value) -> (html, toc_html)`` (the Builder's), never guessed.
+    ``fallback(key, source path) -> (html, toc_html)`` (the Builder's), never guessed.
     ``folder=None`` keeps it in memory only (``--no-cache``).
     """
 
@@ -264,7 +264,7 @@ class ContentCache:
         self.folder = folder
         self.name = name
         self.entries: dict[str, Any] = {}
-        self.fallback: Callable[[str, Any], tuple[str, str]] | None = None
+        self.fallback: Callable[[str, str], tuple[str, str]] | None = None
         self._refs: dict[str, BodyRef] = {}  # keys whose body is still in a body file
         self._loaded_from: str | None = None
         self._dirty: set[str] = set()
@@ -310,18 +310,18 @@ class ContentCache:
                     continue
                 full: BodyRef = (bodies, *ref)
                 self._refs[key] = full
-                body.lazy(partial(load, key, value, full))
+                body.lazy(partial(load, key, str(getattr(value, "source", key)), full))  # (no cycle via value)
             self.entries[key] = value
 
-    def _load_body(self, key: str, value: Any, ref: BodyRef) -> tuple[str, str]:
+    def _load_body(self, key: str, source: str, ref: BodyRef) -> tuple[str, str]:
         """(html, toc_html) of one cached body: from its file, else parsed again (and saved anew)."""
         bodies, offset, html_len, toc_len, crc = ref
         data = bodies.read(offset, html_len + toc_len, crc)
         if data is not None:
             return data[:html_len].decode("utf-8", "surrogatepass"), data[html_len:].decode("utf-8", "surrogatepass")
         if self.fallback is None:
-            raise BodyUnavailable(f"cached body of {getattr(value, 'source', key)} is damaged")
-        html, toc = self.fallback(key, value)
+            raise BodyUnavailable(f"cached body of {source} is damaged")
+        html, toc = self.fallback(key, source)
         if self._refs.get(key) is ref:  # rewrite its shard with the good body (when saved)
             del self._refs[key]
             self._dirty.add(_shard(key))

@@ -92,9 +92,9 @@ def _count_body_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     loads: list[str] = []
     real = ContentCache._load_body
 
-    def counting(self: ContentCache, key: str, value: Any, ref: Any) -> tuple[str, str]:
-        loads.append(str(getattr(value, "source", key)))
-        return real(self, key, value, ref)
+    def counting(self: ContentCache, key: str, source: str, ref: Any) -> tuple[str, str]:
+        loads.append(source)
+        return real(self, key, source, ref)
 
     monkeypatch.setattr(ContentCache, "_load_body", counting)
     return loads
