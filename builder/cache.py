@@ -18,15 +18,21 @@ import hashlib
 import json
 import os
 import pickle
+import re
+import sys
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import IO, Any
 
+from .model import NEWOBJ, Rendered  # (stdlib only: cheap to import)
+from .nogc import paused_gc
+
 CACHE_DIR = ".netjournal-cache"
 KEEP_PER_OUTPUT = 8
-FORMAT = 1
+FORMAT = 2  # 2: post bodies in their own files (bodies-*.bin), read when needed
 PACKAGE = Path(__file__).resolve().parent
 # Modules whose code decides what a parsed post or page contains.
 CONTENT_MODULES = ("content.py", "markup.py", "model.py", "yamlsrc.py", "errors.py")
@@ -42,8 +48,35 @@ def hash_parts(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503, as dist-info folder names are matched
+
+
+@cache
+def _installed_versions() -> dict[str, str]:
+    """{normalised name: version} from the ``NAME-VERSION.dist-info`` folders on ``sys.path``,
+    first found wins (as imports do): one listing per path entry, no metadata file parsed."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            if folder.endswith(".dist-info"):
+                dist, _, version = folder[: -len(".dist-info")].partition("-")
+                if version:
+                    found.setdefault(_normalise(dist), version)
+    return found
+
+
 def _package_version(name: str) -> str:
-    from importlib import metadata  # 25 ms to import: only when a fingerprint is needed
+    """The installed version of ``name``: read from its dist-info folder's name (importing
+    ``importlib.metadata`` and parsing METADATA cost ~30 ms per build), else asked the slow way."""
+    version = _installed_versions().get(_normalise(name))
+    if version is not None:
+        return version
+    from importlib import metadata  # e.g. an egg-info install
 
     try:
         return metadata.version(name)
@@ -151,15 +184,48 @@ def _atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None
 
 
 SHARDS = "0123456789abcdef"  # cache keys are hex digests: their first digit picks the shard
+BODY_MAGIC = b"netjournal-bodies\n"
+TOKEN_BYTES = 16
 
 
-def _pickler(data: Any) -> Callable[[IO[bytes]], None]:
-    """Streams ``data`` into the open file (no second copy of a big pickle in memory)."""
+class BodyUnavailable(Exception):
+    """A cached body could not be read back intact and there is no way to parse it again."""
 
-    def dump(handle: IO[bytes]) -> None:
-        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
-    return dump
+class BodyFile:
+    """One shard's body file, opened once when its index is loaded.
+
+    Reads go through this descriptor, so they see the file as it was when the index was
+    read: another build replacing it (atomically) leaves this one on the old file. The
+    token in its header must match the index's, or the pair was not written together.
+    """
+
+    def __init__(self, path: Path, token: bytes) -> None:
+        self.fd = -1
+        fd = os.open(path, os.O_RDONLY)
+        header = os.pread(fd, len(BODY_MAGIC) + TOKEN_BYTES, 0)
+        if header != BODY_MAGIC + token:
+            os.close(fd)
+            raise ValueError(f"{path}: not the body file of this index")
+        self.fd = fd
+
+    def read(self, offset: int, length: int, crc: int) -> bytes | None:
+        """The record's bytes, or None when short or not what was written (a damaged file)."""
+        try:
+            data = os.pread(self.fd, length, offset)
+        except OSError:
+            return None
+        return data if len(data) == length and zlib.crc32(data) == crc else None
+
+    def __del__(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+
+# (file, offset, length of the html in bytes, length of the toc in bytes, crc32 of both)
+BodyRef = tuple[BodyFile, int, int, int, int]
 
 
 def _shard(key: str) -> str:
@@ -167,11 +233,30 @@ def _shard(key: str) -> str:
     return first if first and first in SHARDS else "0"
 
 
+def _body_of(value: Any) -> Rendered | None:
+    body = getattr(value, "body", None)
+    return body if type(body) is Rendered else None
+
+
+class _IndexPickler(pickle.Pickler):
+    """Pickles posts and pages with their bodies' html and toc left out (they go to the body file)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is Rendered:
+            return NEWOBJ, (Rendered,), obj.state(with_texts=False)
+        return NotImplemented
+
+
 class ContentCache:
-    """{key: parsed Post/Page} kept in memory, loaded from and saved to 16 pickle files.
+    """{key: parsed Post/Page} kept in memory, loaded from and saved to 16 shards of two files.
 
     Split by the key's first hex digit so that a build after one edit rewrites the one or two
-    shards that changed (~5 MB at 10,000 posts) instead of re-pickling all 70 MB.
+    shards that changed instead of all of them. Each shard is an index (``content-*.pickle``:
+    every post without the html and toc of its body) and a body file (``bodies-*.bin``: those
+    texts, each with a CRC). A build loads every index but reads a body only when a page
+    shows it (``Rendered.html``): at 10,000 posts the indexes are ~10 MB of 75.
+    A body that cannot be read back intact is parsed again from its source through
+    ``fallback(key, source path) -> (html, toc_html)`` (the Builder's), never guessed.
     ``folder=None`` keeps it in memory only (``--no-cache``).
     """
 
@@ -179,36 +264,75 @@ class ContentCache:
         self.folder = folder
         self.name = name
         self.entries: dict[str, Any] = {}
+        self.fallback: Callable[[str, str], tuple[str, str]] | None = None
+        self._refs: dict[str, BodyRef] = {}  # keys whose body is still in a body file
         self._loaded_from: str | None = None
         self._dirty: set[str] = set()
 
     def path(self, settings: str, shard: str = "0") -> Path | None:
         return None if self.folder is None else self.folder / f"{self.name}-{settings[:16]}-{shard}.pickle"
 
+    def body_path(self, settings: str, shard: str = "0") -> Path | None:
+        return None if self.folder is None else self.folder / f"bodies-{settings[:16]}-{shard}.bin"
+
     def load(self, settings: str) -> None:
-        """Read the files for these settings once (a bad or missing shard is an empty one)."""
+        """Read the indexes for these settings once (a bad or missing shard is an empty one)."""
         if self._loaded_from == settings:
             return
         self._loaded_from = settings
         self.entries = {}
+        self._refs = {}
         self._dirty = set()
-        for shard in SHARDS:
-            path = self.path(settings, shard)
-            if path is None:
+        if self.folder is None:
+            return
+        with paused_gc():  # 10,000 posts of small objects, no cycles: collections would only walk them
+            for shard in SHARDS:
+                self._load_shard(settings, shard)
+
+    def _load_shard(self, settings: str, shard: str) -> None:
+        path, body_path = self.path(settings, shard), self.body_path(settings, shard)
+        assert path is not None and body_path is not None
+        try:
+            with path.open("rb") as handle:
+                data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
+            if not (isinstance(data, dict) and data.get("format") == FORMAT and data.get("settings") == settings):
                 return
-            try:
-                with path.open("rb") as handle:
-                    data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
-            except Exception:  # noqa: S112 - missing or corrupt: those posts are parsed again
-                continue
-            if isinstance(data, dict) and data.get("format") == FORMAT and data.get("settings") == settings:
-                self.entries.update(data["items"])
+            items, refs = data["items"], data["refs"]
+            bodies = BodyFile(body_path, data["token"]) if refs else None
+        except Exception:  # missing or corrupt: those posts are parsed again
+            return
+        load = self._load_body
+        for key, value in items.items():
+            ref = refs.get(key)
+            if ref is not None:
+                body = _body_of(value)
+                if body is None or bodies is None:
+                    continue
+                full: BodyRef = (bodies, *ref)
+                self._refs[key] = full
+                body.lazy(partial(load, key, str(getattr(value, "source", key)), full))  # (no cycle via value)
+            self.entries[key] = value
+
+    def _load_body(self, key: str, source: str, ref: BodyRef) -> tuple[str, str]:
+        """(html, toc_html) of one cached body: from its file, else parsed again (and saved anew)."""
+        bodies, offset, html_len, toc_len, crc = ref
+        data = bodies.read(offset, html_len + toc_len, crc)
+        if data is not None:
+            return data[:html_len].decode("utf-8", "surrogatepass"), data[html_len:].decode("utf-8", "surrogatepass")
+        if self.fallback is None:
+            raise BodyUnavailable(f"cached body of {source} is damaged")
+        html, toc = self.fallback(key, source)
+        if self._refs.get(key) is ref:  # rewrite its shard with the good body (when saved)
+            del self._refs[key]
+            self._dirty.add(_shard(key))
+        return html, toc
 
     def get(self, key: str) -> Any | None:
         return self.entries.get(key)
 
     def put(self, key: str, value: Any) -> None:
         self.entries[key] = value
+        self._refs.pop(key, None)
         self._dirty.add(_shard(key))
 
     def keep_only(self, keys: set[str]) -> None:
@@ -216,6 +340,7 @@ class ContentCache:
         stale = [k for k in self.entries if k not in keys]
         for key in stale:
             del self.entries[key]
+            self._refs.pop(key, None)
             self._dirty.add(_shard(key))
 
     def save(self) -> bool:
@@ -230,15 +355,50 @@ class ContentCache:
                 items[key] = value
         written = False
         for shard, items in sorted(by_shard.items()):
-            path = self.path(settings, shard)
-            assert path is not None
             try:
-                _atomic_write(path, _pickler({"format": FORMAT, "settings": settings, "items": items}))
+                self._save_shard(settings, shard, items)
             except OSError:
                 return written
             written = True
         self._dirty = set()
         return written
+
+    def _save_shard(self, settings: str, shard: str, items: dict[str, Any]) -> None:
+        """The body file first, then the index naming its token: a reader never pairs an index
+        with a body file written for another."""
+        token = os.urandom(TOKEN_BYTES)
+        chunks: list[bytes] = [BODY_MAGIC + token]
+        offset = len(chunks[0])
+        kept: dict[str, Any] = {}
+        refs: dict[str, tuple[int, int, int, int]] = {}
+        for key, value in items.items():
+            body = _body_of(value)
+            if body is None:
+                kept[key] = value
+                continue
+            ref = self._refs.get(key) if not body.loaded else None
+            if ref is not None:  # still in the old file: its bytes are copied, checked, not decoded
+                data = ref[0].read(ref[1], ref[2] + ref[3], ref[4])
+                if data is None:
+                    continue  # damaged: left out, so the next build parses it again
+                html_len, toc_len = ref[2], ref[3]
+            else:
+                html = body.html.encode("utf-8", "surrogatepass")
+                toc = body.toc_html.encode("utf-8", "surrogatepass")
+                data, html_len, toc_len = html + toc, len(html), len(toc)
+            chunks.append(data)
+            refs[key] = (offset, html_len, toc_len, zlib.crc32(data))
+            offset += len(data)
+            kept[key] = value
+        body_path, path = self.body_path(settings, shard), self.path(settings, shard)
+        assert body_path is not None and path is not None
+
+        def write_index(handle: IO[bytes]) -> None:
+            index = {"format": FORMAT, "settings": settings, "token": token, "refs": refs, "items": kept}
+            _IndexPickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(index)
+
+        _atomic_write(body_path, b"".join(chunks))
+        _atomic_write(path, write_index)
 
 
 POST_INDEX = "posts-index.pickle"
@@ -247,7 +407,7 @@ POST_INDEX = "posts-index.pickle"
 def load_post_index(folder: Path) -> tuple[dict[str, tuple[int, int, str]], int]:
     """(path -> (size, mtime_ns, digest), when that build began reading); empty when unreadable."""
     try:
-        with (folder / POST_INDEX).open("rb") as handle:
+        with (folder / POST_INDEX).open("rb") as handle, paused_gc():
             data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
     except Exception:  # missing or corrupt: every post is read
         return {}, 0
@@ -269,7 +429,7 @@ def _state_path(folder: Path) -> Path:
 def load_state(folder: Path, code: str) -> dict[str, Any]:
     """Derived values the last build kept (related posts, the network); empty if from other code."""
     try:
-        with _state_path(folder).open("rb") as handle:
+        with _state_path(folder).open("rb") as handle, paused_gc():
             data = pickle.load(handle)  # noqa: S301 - our own file in the site's cache folder
     except Exception:  # missing or corrupt (or a class that no longer exists): start afresh
         return {}

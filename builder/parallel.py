@@ -154,7 +154,9 @@ def _parse_forked(
     total = len(items)
     bounds = [total * i // jobs for i in range(jobs + 1)]
     children: list[tuple[int, Any, int, int]] = []
-    gc.freeze()  # the children's collector need not touch (and so copy) the inherited objects
+    frozen_here = gc.get_freeze_count() == 0
+    if frozen_here:
+        gc.freeze()  # the children's collector need not touch (and so copy) the inherited objects
     try:
         for index in range(1, jobs):
             low, high = bounds[index], bounds[index + 1]
@@ -173,7 +175,8 @@ def _parse_forked(
                     os._exit(status)
             children.append((pid, spool, low, high))
     finally:
-        gc.unfreeze()
+        if frozen_here:
+            gc.unfreeze()
     outcomes: list[Outcome] = []
     mine = bounds[1]
     try:

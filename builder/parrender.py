@@ -104,7 +104,9 @@ def _render_forked(
     prepare = getattr(out, "prepare_for_workers", None)
     if prepare is not None:
         prepare()  # one staging folder and one stat pass, shared by every process
-    gc.freeze()  # the collector would otherwise touch (and so copy) every inherited object
+    frozen_here = gc.get_freeze_count() == 0  # (the build may have frozen the site already)
+    if frozen_here:
+        gc.freeze()  # the collector would otherwise touch (and so copy) every inherited object
     children: list[tuple[int, int]] = []
     try:
         for index in range(1, jobs):
@@ -116,7 +118,8 @@ def _render_forked(
             os.close(write_end)
             children.append((pid, read_end))
     finally:
-        gc.unfreeze()
+        if frozen_here:
+            gc.unfreeze()
     share = Share(0, jobs)
     renderer.share = share
     failure: tuple[int, BaseException] | None = None

@@ -64,7 +64,14 @@ class Site:
 def visible_posts(posts: Sequence[Post], now: datetime, drafts: bool, future: bool) -> list[Post]:
     """Drafts only with ``drafts``; future-dated posts only with ``future`` (or as drafts in serve)."""
     shown = [p for p in posts if (drafts or not p.draft) and (future or drafts or p.date <= now)]
-    return sorted(shown, key=attrgetter("date", "source"), reverse=True)
+    # By (date, source), newest first, as two stable sorts: no key tuple per post (~2x faster)
+    shown.sort(key=_SOURCE, reverse=True)
+    shown.sort(key=_DATE, reverse=True)
+    return shown
+
+
+_SOURCE = attrgetter("source")
+_DATE = attrgetter("date")
 
 
 def check_slugs(posts: Sequence[Post], pages: Sequence[Page], errors: ErrorList) -> None:
@@ -149,8 +156,11 @@ def assemble(
     tags = build_tags_memo(shown, tag_infos, config.base_path, tags_memo)
     by_round: dict[int, list[Post]] = {}
     for post in shown:
+        embeds = post.body.embeds
+        if not post.round and not embeds:
+            continue  # most posts: no set and no generator for them
         rounds_named = {post.round} if post.round else set()
-        rounds_named.update(e.round for e in post.body.embeds)
+        rounds_named.update(e.round for e in embeds)
         for number in rounds_named:
             by_round.setdefault(number, []).append(post)
     network = network_factory(shown) if network_factory and round_data and round_data.rounds else None
@@ -159,7 +169,9 @@ def assemble(
         posts=tuple(shown),
         pages=tuple(sorted(pages, key=lambda p: p.slug)),
         tags=tags,
-        related=related_posts_memo(shown, tags, config.related_posts, related_memo, related_live),
+        related=related_posts_memo(
+            shown, tags, config.related_posts, related_memo, related_live, tags_key=_memo_key(tags_memo)
+        ),
         network=network,
         round_data=round_data,
         warnings=tuple(variant_warnings(tags)),
@@ -167,3 +179,9 @@ def assemble(
         posts_by_round={k: tuple(v) for k, v in by_round.items()},
         now=now,
     )
+
+
+def _memo_key(tags_memo: Mapping[str, Any] | None) -> str | None:
+    """The key ``build_tags_memo`` just made the tags under (None without a memo)."""
+    key = tags_memo.get("key") if tags_memo is not None else None
+    return key if isinstance(key, str) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from .errors import SiteError
@@ -53,6 +54,11 @@ def _read(path: Path, root: Path) -> str:
         raise SiteError(
             path.relative_to(root).as_posix(), None, f"not UTF-8 text ({exc.reason})", "save the file as UTF-8"
         ) from None
+
+
+def read_text(root: Path, path: str) -> str:
+    """The text of the file at ``path`` (relative to ``root``), as ``read_sources`` reads it."""
+    return _read(root / path, root)
 
 
 def _texts(root: Path, folder: str, pattern: str) -> tuple[tuple[str, str], ...]:
@@ -101,13 +107,13 @@ def posts_in_listing(content: Sequence[tuple[str, int, int]]) -> list[tuple[str,
     """``scan_posts`` from an existing walk of content/ ((path under content/, size, mtime_ns))."""
     found = []
     for rel, size, mtime in content:
-        if not rel.startswith("posts/") or not rel.endswith(".md"):
+        if not rel.endswith(".md") or not rel.startswith("posts/"):
             continue
-        parts = tuple(rel.split("/")[1:])
-        if any(part.startswith((".", "_")) or part.endswith("~") for part in parts):
+        marked = rel[5:] + "/"  # "/a/b.md/": a hidden part starts after a "/" or ends before one
+        if "/." in marked or "/_" in marked or "~/" in marked:
             continue
-        found.append((parts, "content/" + rel, size, mtime))
-    found.sort(key=lambda item: item[0])
+        found.append((tuple(rel[6:].split("/")), "content/" + rel, size, mtime))
+    found.sort(key=itemgetter(0))
     return [(rel, size, mtime) for _, rel, size, mtime in found]
 
 

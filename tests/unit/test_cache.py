@@ -6,6 +6,7 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from conftest import NOW, make_post, make_site
 
 from builder.build import Builder, BuildOptions
@@ -227,3 +228,36 @@ def test_touched_but_unchanged_source_is_read_once_then_skipped_by_times(tmp_pat
     assert stamp_after["quick"] != stamp_before["quick"]  # the new times are remembered
     post.write_text(post.read_text() + "\nChanged.\n", encoding="utf-8")
     assert not Builder().build(options).skipped
+
+
+def test_a_build_freezes_long_lived_objects_only_while_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    site = make_site(tmp_path, _posts(5))
+    frozen: list[int] = []
+    real = gc.freeze
+
+    def counting() -> None:
+        real()
+        frozen.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(gc, "freeze", counting)
+    builder = Builder()
+    builder.build(BuildOptions(site, tmp_path / "out", now=NOW, serve=True))
+    assert frozen and frozen[0] > 0  # the posts and caches were moved out of the collector's way
+    assert gc.get_freeze_count() == 0  # and back: serve's next rebuilds can collect them
+    (site / "content/posts/post-001.md").write_text(make_post("Changed", "2020-02-02"), encoding="utf-8")
+    builder.build(BuildOptions(site, tmp_path / "out", now=NOW, serve=True))
+    assert len(frozen) == 2 and gc.get_freeze_count() == 0
+
+
+def test_package_versions_from_folder_names_match_importlib_metadata() -> None:
+    from importlib import metadata
+
+    from builder.cache import CONTENT_PACKAGES, _installed_versions, _package_version
+
+    names = (*CONTENT_PACKAGES, "Jinja2", "MarkupSafe", "networkx", "cmarkgfm")
+    assert all(name.lower().replace("-", "_") in str(_installed_versions()).replace("-", "_") for name in names)
+    for name in names:
+        assert _package_version(name) == metadata.version(name), name
+    assert _package_version("no-such-package-installed-here") == "-"

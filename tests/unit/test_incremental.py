@@ -83,10 +83,14 @@ def test_scan_posts_finds_what_read_sources_reads_in_the_same_order(tmp_path: Pa
     files["content/posts/2020-x/a.md"] = make_post("Other folder", "2020-03-02")
     files["content/posts/_draft-ideas.md"] = "not a post"
     files["content/posts/.hidden/x.md"] = "not a post"
+    files["content/posts/old~/y.md"] = "not a post"  # an editor's backup folder
+    files["content/posts/2020/_wip/z.md"] = "not a post"
+    files["content/posts/2020/ok_name.md"] = make_post("Underscore inside", "2020-03-03")
     root = make_site(tmp_path, files)
     scanned = [path for path, _, _ in scan_posts(root)]
     assert scanned == [path for path, _ in read_sources(root).posts]
     assert "content/posts/2020/a-b.md" in scanned and "content/posts/_draft-ideas.md" not in scanned
+    assert "content/posts/2020/ok_name.md" in scanned and len(scanned) == 6
     _, _, listing = tree_stats([root / "content"])  # the build's one walk serves both
     assert posts_in_listing(listing[str(root / "content")]) == scan_posts(root)
 

@@ -105,3 +105,15 @@ def test_neighbours_are_newer_and_older():
     assert site.neighbours(b) == (c, a)
     assert site.neighbours(c) == (None, b)
     assert site.neighbours(a) == (b, None)
+
+
+def test_visible_order_is_date_then_source_newest_first_whatever_the_input_order():
+    import random
+
+    dates = ["2020-01-01", "2020-01-01T09:00:00+02:00", "2020-01-01T07:00:00", "2019-12-31", "2021-05-05"]
+    posts = [post(f"p{i:02d}", dates[i % len(dates)]) for i in range(25)]
+    expected = sorted(posts, key=lambda p: (p.date, p.source), reverse=True)
+    for seed in range(5):
+        shuffled = posts[:]
+        random.Random(seed).shuffle(shuffled)
+        assert visible_posts(shuffled, NOW, drafts=False, future=False) == expected
