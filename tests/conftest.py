@@ -57,6 +57,11 @@ def make_post(title: str | None = "A post", date: Any = "2020-01-01", body: str 
     return "---\n" + "\n".join(lines) + "\n---\n" + body + "\n"
 
 
+def output_files(out: Path) -> dict[str, bytes]:
+    """Every file of a built site: {relative path: bytes} (to compare two builds byte for byte)."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
 def make_site(tmp_path: Path, files: Mapping[str, str] | None = None, config: str = MINIMAL_CONFIG) -> Path:
     """Write a site folder under tmp_path/site and return it."""
     root = tmp_path / "site"

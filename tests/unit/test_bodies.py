@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOW, make_post, make_site
+from conftest import NOW, make_post, make_site, output_files
 
 from builder.build import Builder, BuildOptions
 from builder.cache import CACHE_DIR, BodyUnavailable, ContentCache
@@ -35,14 +35,10 @@ def _posts(n: int) -> dict[str, str]:
     }
 
 
-def _files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-
-
 def _fresh(root: Path, out: Path) -> dict[str, bytes]:
     shutil.rmtree(out, ignore_errors=True)
     Builder().build(BuildOptions(root, out, now=NOW, cache=False))
-    return _files(out)
+    return output_files(out)
 
 
 def _age_sources(root: Path, seconds: int = 60) -> None:
@@ -67,7 +63,7 @@ def _built(tmp_path: Path, n: int = 40) -> tuple[Path, BuildOptions]:
     return root, options
 
 
-def _body_files(root: Path) -> list[Path]:
+def _bodyoutput_files(root: Path) -> list[Path]:
     return sorted((root / CACHE_DIR).glob("bodies-*.bin"))
 
 
@@ -85,7 +81,7 @@ def test_one_edit_in_a_new_process_equals_a_build_without_cache(tmp_path: Path, 
     _edit(root, name, old, new)
     result = Builder().build(options)
     assert not result.skipped
-    assert _files(options.output) == _fresh(root, tmp_path / "fresh")
+    assert output_files(options.output) == _fresh(root, tmp_path / "fresh")
 
 
 def _count_body_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -110,7 +106,7 @@ def test_only_the_bodies_of_pages_rendered_again_are_read(tmp_path: Path, monkey
     site = builder.last_site
     assert site is not None
     assert [p.source for p in site.posts if p.body.loaded] == ["content/posts/post-020.md"]
-    assert _files(options.output) == _fresh(root, tmp_path / "fresh")
+    assert output_files(options.output) == _fresh(root, tmp_path / "fresh")
 
 
 def test_a_one_edit_build_reads_fewer_bodies_than_posts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,25 +121,25 @@ def test_a_one_edit_build_reads_fewer_bodies_than_posts(tmp_path: Path, monkeypa
     site = builder.last_site
     assert site is not None
     assert {p.source for p in site.posts if p.body.loaded} == {*loads, "content/posts/post-012.md"}
-    assert _files(options.output) == _fresh(root, tmp_path / "fresh")
+    assert output_files(options.output) == _fresh(root, tmp_path / "fresh")
 
 
 def test_deleted_body_file_or_index_means_those_posts_are_parsed_again(tmp_path: Path) -> None:
     root, options = _built(tmp_path)
-    bodies = _body_files(root)
+    bodies = _bodyoutput_files(root)
     assert len(bodies) == 16
     bodies[3].unlink()
     indexes = sorted((root / CACHE_DIR).glob("content-*.pickle"))
     indexes[5].unlink()
     _edit(root, "post-002.md", "Post number 2", "Two, renamed")  # a title: every listing page again
     Builder().build(options)
-    assert _files(options.output) == _fresh(root, tmp_path / "fresh")
-    assert len(_body_files(root)) == 16  # both shards written anew
+    assert output_files(options.output) == _fresh(root, tmp_path / "fresh")
+    assert len(_bodyoutput_files(root)) == 16  # both shards written anew
 
 
 def _damage_every_record(root: Path) -> None:
     """Flip one byte in the middle of every body file (inside some post's html)."""
-    for path in _body_files(root):
+    for path in _bodyoutput_files(root):
         data = bytearray(path.read_bytes())
         middle = len(data) // 2
         data[middle] = (data[middle] + 1) % 256
@@ -156,11 +152,11 @@ def test_damaged_body_files_are_never_shown(tmp_path: Path) -> None:
     (options.output / "posts").joinpath("post-020", "index.html").unlink()  # must be rendered again
     _edit(root, "post-002.md", "Post number 2", "Two, renamed")
     Builder().build(options)
-    assert _files(options.output) == _fresh(root, tmp_path / "fresh")
+    assert output_files(options.output) == _fresh(root, tmp_path / "fresh")
     # a build rendering every page repairs what is left: afterwards every record reads back intact
     shutil.rmtree(options.output)
     Builder().build(options)
-    assert _files(options.output) == _fresh(root, tmp_path / "fresh")
+    assert output_files(options.output) == _fresh(root, tmp_path / "fresh")
     _assert_every_body_intact(root, options)
 
 
@@ -176,12 +172,12 @@ def _assert_every_body_intact(root: Path, options: BuildOptions) -> None:
 
 def test_truncated_body_file_is_never_shown(tmp_path: Path) -> None:
     root, options = _built(tmp_path)
-    for path in _body_files(root):
+    for path in _bodyoutput_files(root):
         data = path.read_bytes()
         path.write_bytes(data[: len(data) * 2 // 3])
     shutil.rmtree(options.output)  # every page rendered: every body read
     Builder().build(options)
-    assert _files(options.output) == _fresh(root, tmp_path / "fresh")
+    assert output_files(options.output) == _fresh(root, tmp_path / "fresh")
 
 
 def test_a_damaged_body_whose_source_changed_meanwhile_stops_the_build(tmp_path: Path) -> None:
@@ -284,14 +280,14 @@ def test_serve_keeps_lazy_bodies_across_rebuilds_and_saves(tmp_path: Path) -> No
         _edit(root, f"post-00{i}.md", f"More text {i}.", f"Edited {i}.")
         builder.build(serve)
         Builder().build(options)  # another process rewrites the shards meanwhile
-        assert _files(serve.output) == _fresh_serve(root, tmp_path / "fresh-serve")
-    assert _files(options.output) == _fresh(root, tmp_path / "fresh")
+        assert output_files(serve.output) == _fresh_serve(root, tmp_path / "fresh-serve")
+    assert output_files(options.output) == _fresh(root, tmp_path / "fresh")
 
 
 def _fresh_serve(root: Path, out: Path) -> dict[str, bytes]:
     shutil.rmtree(out, ignore_errors=True)
     Builder().build(BuildOptions(root, out, now=NOW, cache=False, serve=True))
-    return _files(out)
+    return output_files(out)
 
 
 def _value(key: str, html: str) -> object:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW, make_post, make_site
+from conftest import NOW, make_post, make_site, output_files
 
 from builder.build import Builder, BuildOptions
 from builder.cache import CACHE_DIR, ContentCache, read_stamp
@@ -25,10 +25,6 @@ def _posts(n: int, tags: tuple[str, ...] = ("alpha", "beta")) -> dict[str, str]:
         )
         for i in range(n)
     }
-
-
-def _files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 def _mtimes(out: Path) -> dict[str, int]:
@@ -143,7 +139,7 @@ def test_cached_build_equals_uncached_build(tmp_path: Path) -> None:
     cached = Builder().build(BuildOptions(site, tmp_path / "a", now=NOW))
     fresh = Builder().build(BuildOptions(site, tmp_path / "b", now=NOW, cache=False))
     assert cached.files == fresh.files
-    assert _files(tmp_path / "warmup") == _files(tmp_path / "b")
+    assert output_files(tmp_path / "warmup") == output_files(tmp_path / "b")
 
 
 def test_future_post_goes_live_when_its_time_comes(tmp_path: Path) -> None:
@@ -194,7 +190,7 @@ def test_spilled_output_equals_in_memory_output_and_failed_builds_leave_nothing(
     in_memory = Builder().build(BuildOptions(site, tmp_path / "a", now=NOW, cache=False))
     monkeypatch.setattr(outfiles, "MEMORY_LIMIT", 2000)  # a few pages, then straight to the staging folder
     spilled = Builder().build(BuildOptions(site, tmp_path / "b", now=NOW, cache=False))
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert output_files(tmp_path / "a") == output_files(tmp_path / "b")
     assert isinstance(spilled.files, outfiles.OutputFiles) and spilled.files.staging is None
     assert dict(spilled.files.items()) == dict(in_memory.files.items())  # read back lazily from the output
     target = site / "content/posts/post-004.md"

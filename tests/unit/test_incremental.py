@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import NOW, ROOT, make_post, make_site
+from conftest import NOW, ROOT, make_post, make_site, output_files
 
 from builder import network as network_module
 from builder import sources as sources_module
@@ -34,10 +34,6 @@ def _posts(n: int) -> dict[str, str]:
         )
         for i in range(n)
     }
-
-
-def _files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 def _age_sources(root: Path, seconds: int = 60) -> None:
@@ -74,7 +70,7 @@ def _count_calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> 
 
 def _fresh(root: Path, out: Path) -> dict[str, bytes]:
     Builder().build(BuildOptions(root, out, now=NOW, cache=False))
-    return _files(out)
+    return output_files(out)
 
 
 def test_scan_posts_finds_what_read_sources_reads_in_the_same_order(tmp_path: Path) -> None:
@@ -107,7 +103,7 @@ def test_unchanged_posts_are_not_read_and_the_edited_one_is(tmp_path: Path, monk
     result = Builder().build(options)
     assert [r for r in reads if r.startswith("content/posts/")] == ["content/posts/post-004.md"]
     assert "posts/post-004/index.html" in result.written
-    assert _files(out) == _fresh(root, tmp_path / "fresh")
+    assert output_files(out) == _fresh(root, tmp_path / "fresh")
 
 
 def test_a_file_saved_close_to_the_last_build_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,7 +147,7 @@ def test_index_without_content_cache_entry_reads_the_text(tmp_path: Path) -> Non
         stale.unlink()  # the post index survives, the parsed posts do not
     (root / "content/posts/post-002.md").write_text(make_post("Changed", "2020-01-03"), encoding="utf-8")
     Builder().build(BuildOptions(root, out, now=NOW))
-    assert _files(out) == _fresh(root, tmp_path / "fresh")
+    assert output_files(out) == _fresh(root, tmp_path / "fresh")
 
 
 def test_related_posts_are_reused_for_text_edits_and_recomputed_for_tag_edits(
@@ -168,14 +164,14 @@ def test_related_posts_are_reused_for_text_edits_and_recomputed_for_tag_edits(
     Builder().build(options)
     assert calls["n"] == 0  # tags and dates unchanged: the last build's related lists
     assert grouped["n"] == 0  # ... and the last build's tag grouping
-    assert _files(out) == _fresh(root, tmp_path / "fresh1")
+    assert output_files(out) == _fresh(root, tmp_path / "fresh1")
     calls["n"] = 0  # (the fresh build computes them too)
     target.write_text(make_post("Post number 5", "2020-01-06", "Retagged.", tags=["gamma", "delta"]), encoding="utf-8")
     grouped["n"] = 0
     Builder().build(options)
     assert calls["n"] == 1
     assert grouped["n"] == 1
-    assert _files(out) == _fresh(root, tmp_path / "fresh2")
+    assert output_files(out) == _fresh(root, tmp_path / "fresh2")
 
 
 def test_network_is_reused_from_the_cache_folder_until_its_inputs_change(
@@ -194,14 +190,14 @@ def test_network_is_reused_from_the_cache_folder_until_its_inputs_change(
     (root / "content/posts/first.md").write_text(make_post("First", "2020-01-01", "Hello, edited."), encoding="utf-8")
     Builder().build(options)
     assert calls["n"] == 0  # a post that does not name the network: the stored network is used
-    assert _files(out) == _fresh(root, tmp_path / "fresh1")
+    assert output_files(out) == _fresh(root, tmp_path / "fresh1")
     calls["n"] = 0  # (the fresh build computes one too)
     second = root / "content/posts/second.md"
     second.write_text(make_post("Second, renamed", "2020-02-01", "About round one.", round=1), encoding="utf-8")
     Builder().build(options)
     assert calls["n"] == 1  # the round page lists this post by title: the network is rebuilt
     assert b"Second, renamed" in (out / "network/round-1/index.html").read_bytes()
-    assert _files(out) == _fresh(root, tmp_path / "fresh2")
+    assert output_files(out) == _fresh(root, tmp_path / "fresh2")
 
 
 def test_neighbour_title_change_reaches_the_post_page(tmp_path: Path) -> None:
@@ -214,7 +210,7 @@ def test_neighbour_title_change_reaches_the_post_page(tmp_path: Path) -> None:
     Builder().build(options)
     pages = [p for p in out.glob("posts/*/index.html") if b'href="/posts/post-003/"' in p.read_bytes()]
     assert pages and all(b"Third, renamed" in p.read_bytes() for p in pages)
-    assert _files(out) == _fresh(root, tmp_path / "fresh")
+    assert output_files(out) == _fresh(root, tmp_path / "fresh")
 
 
 def test_posts_are_parsed_once_across_many_one_edit_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -245,7 +241,7 @@ def test_posts_are_parsed_once_across_many_one_edit_builds(tmp_path: Path, monke
     index, _ = load_post_index(root / ".netjournal-cache")
     for path, (_, _, digest) in index.items():
         assert digest == hash_parts(path, (root / path).read_text(encoding="utf-8"))
-    assert _files(out) == _fresh(root, tmp_path / "fresh")
+    assert output_files(out) == _fresh(root, tmp_path / "fresh")
 
 
 def test_post_texts_are_let_go_once_parsed(tmp_path: Path) -> None:

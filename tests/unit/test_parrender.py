@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import NOW, ROOT, make_post, make_site
+from conftest import NOW, ROOT, make_post, make_site, output_files
 
 from builder import parrender
 from builder.build import Builder, BuildOptions
@@ -37,10 +37,6 @@ def _site(tmp_path: Path, n: int = 40, files: dict[str, str] | None = None) -> P
     root = make_site(tmp_path, {**posts, **(files or {})})
     shutil.copytree(ROUNDS, root / "data")
     return root
-
-
-def _files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 @pytest.fixture
@@ -68,7 +64,7 @@ def test_two_processes_write_the_same_site_as_one(tmp_path: Path, forking: dict[
     _build(root, tmp_path / "one", jobs=1)
     assert forking["n"] == 0
     _build(root, tmp_path / "two", jobs=2)
-    one, two = _files(tmp_path / "one"), _files(tmp_path / "two")
+    one, two = output_files(tmp_path / "one"), output_files(tmp_path / "two")
     pages = [p for p in one if p.endswith((".html", ".xml"))]
     assert forking["n"] > len(pages) // 4  # a good share of the pages came from the child
     assert one.keys() == two.keys()

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL_CONFIG, NOW, ROOT, make_post, make_site
+from conftest import MINIMAL_CONFIG, NOW, ROOT, make_post, make_site, output_files
 
 from builder import outfiles as outfiles_module
 from builder import pagecache
@@ -42,17 +42,13 @@ def _site(tmp_path: Path, n: int = 24, network: bool = False) -> Path:
     return root
 
 
-def _files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-
-
 def _options(root: Path, out: Path, **extra: object) -> BuildOptions:
     return BuildOptions(root, out, now=NOW, serve=True, drafts=True, **extra)  # type: ignore[arg-type]
 
 
 def _fresh(root: Path, out: Path) -> dict[str, bytes]:
     Builder().build(_options(root, out, cache=False))
-    return _files(out)
+    return output_files(out)
 
 
 def _was_fast(builder: Builder) -> bool:
@@ -82,7 +78,7 @@ class Serve:
 
     def check(self) -> None:
         self.rounds += 1
-        assert _files(self.out) == _fresh(self.root, self.tmp / f"fresh{self.rounds}")
+        assert output_files(self.out) == _fresh(self.root, self.tmp / f"fresh{self.rounds}")
 
     def edit(self, name: str, text: str | None) -> bool:
         """``save``, then compare the output with a fresh build's."""
@@ -123,14 +119,16 @@ def test_edits_of_related_posts_and_of_several_posts_at_once(tmp_path: Path) -> 
     target = Path(named[0]).name
     number = int(target.removeprefix("post-").removesuffix(".md"))
     assert serve.edit(target, _post(number, title="Listed as related, renamed")) is True
-    pages = [p for p, data in _files(serve.out).items() if p.startswith("posts/") and b"Listed as related" in data]
+    pages = [
+        p for p, data in output_files(serve.out).items() if p.startswith("posts/") and b"Listed as related" in data
+    ]
     assert len(pages) >= 3  # its own page, a neighbour, a post listing it as related
     for i in (3, 11):
         (root / f"content/posts/post-{i:03d}.md").write_text(_post(i, title=f"Both {i}"), encoding="utf-8")
     changed = [root / "content/posts/post-003.md", root / "content/posts/post-011.md"]
     serve.builder.build(_options(root, serve.out), changed=changed)
     assert _was_fast(serve.builder)
-    assert _files(serve.out) == _fresh(root, tmp_path / "fresh-both")
+    assert output_files(serve.out) == _fresh(root, tmp_path / "fresh-both")
 
 
 def test_network_posts_and_embeds_change_the_shape(tmp_path: Path) -> None:
@@ -157,7 +155,9 @@ def test_a_fast_rebuild_computes_keys_only_for_pages_made_from_the_edited_post(
     assert serve.save("post-020.md", _post(20, title="Twentieth, renamed")) is True
     ours = list(keyed)  # (the fresh build below computes every key)
     serve.check()
-    listing = [p for p, d in _files(serve.out).items() if b"post-020/" in d and not p.startswith(("archive", "site"))]
+    listing = [
+        p for p, d in output_files(serve.out).items() if b"post-020/" in d and not p.startswith(("archive", "site"))
+    ]
     # its own page, neighbours, related, one home page, its tags' pages and feeds: not the 40+ others
     assert ours.count("post.html") <= 1 + 2 + 2 * 2
     assert len(ours) - ours.count("archive.html") <= len(listing)
@@ -289,4 +289,4 @@ def test_build_in_a_new_process_renders_only_the_archive_month_that_changed(
     monkeypatch.undo()
     fresh = tmp_path / "fresh"
     Builder().build(BuildOptions(root, fresh, now=NOW, cache=False))
-    assert _files(out) == _files(fresh)
+    assert output_files(out) == output_files(fresh)

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import NOW, ROOT, make_post, make_site
+from conftest import NOW, ROOT, make_post, make_site, output_files
 
 from builder import layout, metrics, network, warmup
 from builder.build import Builder, BuildOptions
@@ -23,10 +23,6 @@ def _site(tmp_path: Path) -> Path:
     root = make_site(tmp_path, posts)
     shutil.copytree(ROUNDS, root / "data")
     return root
-
-
-def _files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
@@ -70,7 +66,7 @@ def test_the_child_computes_metrics_and_layout_and_the_output_is_the_same(
     Builder().build(BuildOptions(root, tmp_path / "two", now=NOW, cache=False, jobs=2))
     assert calls["started"] == 1
     assert calls["measure"] == calls["layout"] == calls["groups"] == 0  # in the cache the child filled
-    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    assert output_files(tmp_path / "one") == output_files(tmp_path / "two")
 
 
 def test_no_child_when_the_stored_network_fits_the_round_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,4 +100,4 @@ def test_a_failing_child_leaves_the_work_to_this_process(tmp_path: Path, monkeyp
     calls.update(measure=0, layout=0)
     Builder().build(BuildOptions(root, tmp_path / "two", now=NOW, cache=False, jobs=2))
     assert calls["started"] == 1 and calls["measure"] > 0 and calls["layout"] > 0
-    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    assert output_files(tmp_path / "one") == output_files(tmp_path / "two")
