@@ -66,6 +66,12 @@ class BuildOptions:
     cache_dir: Path | None = None  # default: SOURCE/.netjournal-cache
     jobs: int | None = None  # processes for Markdown and page rendering on cold builds (default: all cores)
 
+    def processes(self) -> int:
+        """How many processes this build may use (``--jobs``, else every core we may run on)."""
+        from .parallel import workers
+
+        return workers() if self.jobs is None else self.jobs
+
     def cache_folder(self) -> Path | None:
         if not self.cache:
             return None
@@ -284,11 +290,8 @@ class Builder:
         if stored is not None and stored[1] == self._rounds_key:
             return None  # the stored network is for this round data (reused unless post links changed)
         from . import warmup
-        from .parallel import workers
 
-        return warmup.start(
-            round_data, self.network_settings(config), workers() if options.jobs is None else options.jobs
-        )
+        return warmup.start(round_data, self.network_settings(config), options.processes())
 
     def network_factory(self, config: SiteConfig, round_data: Any) -> Any:
         from .network import MetricsCache, build_network
@@ -416,9 +419,7 @@ class Builder:
             self._env = ((theme, templates), make_environment(theme, jinja_dir, auto_reload=False))
         env = self._env[1]
         page_memo = self._start_memo(memo, site, theme, options, progress) if memo else None
-        from .parallel import workers
-
-        jobs = workers() if options.jobs is None else options.jobs
+        jobs = options.processes()
         files: MutableMapping[str, bytes] = render_site(
             site, env, read_assets(theme, sources), memo=page_memo, sink=sink, jobs=jobs
         )

@@ -58,8 +58,8 @@ class Share:
         return mine
 
 
-def render_pages(renderer: Any, out: MutableMapping[str, bytes], jobs: int) -> list[str]:
-    """Put every page of ``renderer`` into ``out`` (in page order); returns the paths in that order.
+def render_pages(renderer: Any, out: MutableMapping[str, bytes], jobs: int) -> None:
+    """Put every page of ``renderer`` into ``out``, in page order.
 
     ``jobs``: processes that may render (1: this one only). Raises the error of the first
     failing page, as a build in one process would.
@@ -74,8 +74,7 @@ def render_pages(renderer: Any, out: MutableMapping[str, bytes], jobs: int) -> l
             can_fork = False
             if renderer.fresh >= FRESH_SHARE * renderer.renders and len(renderer.site.posts) >= MIN_POSTS:
                 _render_forked(renderer, pages, out, order, seen, jobs)
-                break
-    return order
+                return
 
 
 def _add(path: str, data: bytes, out: MutableMapping[str, bytes], order: list[str], seen: set[str]) -> None:

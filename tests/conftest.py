@@ -57,6 +57,22 @@ def make_post(title: str | None = "A post", date: Any = "2020-01-01", body: str 
     return "---\n" + "\n".join(lines) + "\n---\n" + body + "\n"
 
 
+def numbered_posts(
+    n: int,
+    body: Callable[[int], str] = lambda i: f"Body of post {i}.",
+    date: Callable[[int], str] = lambda i: f"2020-01-{1 + i % 28:02d}",
+    tags: tuple[str, ...] = ("alpha", "beta", "gamma"),
+) -> dict[str, str]:
+    """``content/posts/post-NNN.md`` -> text for posts 0..n-1 ("Post number i"), tagged in turn
+    with the first 1, 2, ... of ``tags``: a small site whose listings and related posts overlap."""
+    return {
+        f"content/posts/post-{i:03d}.md": make_post(
+            f"Post number {i}", date(i), body(i), tags=list(tags[: 1 + i % len(tags)])
+        )
+        for i in range(n)
+    }
+
+
 def output_files(out: Path) -> dict[str, bytes]:
     """Every file of a built site: {relative path: bytes} (to compare two builds byte for byte)."""
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOW, make_post, make_site, output_files
+from conftest import NOW, make_post, make_site, numbered_posts, output_files
 
 from builder.build import Builder, BuildOptions
 from builder.cache import CACHE_DIR, BodyUnavailable, ContentCache
@@ -22,17 +22,14 @@ from builder.model import Rendered
 from builder.sources import read_sources
 
 
-def _posts(n: int) -> dict[str, str]:
-    tags = ("alpha", "beta", "gamma")
-    return {
-        f"content/posts/post-{i:03d}.md": make_post(
-            f"Post number {i}",
-            f"2020-01-{1 + i % 28:02d}",
-            f"Body of post {i}, *unique* {i * 7919}.\n\n## Part {i}\n\nMore text {i}.\n\n## End\n\nDone {i}.",
-            tags=list(tags[: 1 + i % 3]),
-        )
-        for i in range(n)
-    }
+def _bodied_posts(n: int) -> dict[str, str]:
+    """Bodies with headings (a table of contents) and distinct text per post."""
+    return numbered_posts(
+        n,
+        body=lambda i: (
+            f"Body of post {i}, *unique* {i * 7919}.\n\n## Part {i}\n\nMore text {i}.\n\n## End\n\nDone {i}."
+        ),
+    )
 
 
 def _fresh(root: Path, out: Path) -> dict[str, bytes]:
@@ -56,7 +53,7 @@ def _edit(root: Path, name: str, old: str, new: str) -> None:
 
 
 def _built(tmp_path: Path, n: int = 40) -> tuple[Path, BuildOptions]:
-    root = make_site(tmp_path, _posts(n))
+    root = make_site(tmp_path, _bodied_posts(n))
     _age_sources(root)
     options = BuildOptions(root, tmp_path / "out", now=NOW)
     Builder().build(options)

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import NOW, ROOT, make_post, make_site, output_files
+from conftest import NOW, ROOT, make_post, make_site, numbered_posts, output_files
 
 from builder import network as network_module
 from builder import sources as sources_module
@@ -21,19 +21,6 @@ from builder.cache import tree_stats
 from builder.sources import posts_in_listing, read_sources, scan_posts
 
 ROUNDS = ROOT / "tests" / "fixtures" / "rounds" / "basic" / "data"
-
-
-def _posts(n: int) -> dict[str, str]:
-    tags = ("alpha", "beta", "gamma")
-    return {
-        f"content/posts/post-{i:03d}.md": make_post(
-            f"Post number {i}",
-            f"2020-01-{1 + i % 28:02d}",
-            f"Body of post {i}.",
-            tags=list(tags[: 1 + i % 3]),
-        )
-        for i in range(n)
-    }
 
 
 def _age_sources(root: Path, seconds: int = 60) -> None:
@@ -74,7 +61,7 @@ def _fresh(root: Path, out: Path) -> dict[str, bytes]:
 
 
 def test_scan_posts_finds_what_read_sources_reads_in_the_same_order(tmp_path: Path) -> None:
-    files = _posts(3)
+    files = numbered_posts(3)
     files["content/posts/2020/a-b.md"] = make_post("Nested", "2020-03-01")
     files["content/posts/2020-x/a.md"] = make_post("Other folder", "2020-03-02")
     files["content/posts/_draft-ideas.md"] = "not a post"
@@ -92,7 +79,7 @@ def test_scan_posts_finds_what_read_sources_reads_in_the_same_order(tmp_path: Pa
 
 
 def test_unchanged_posts_are_not_read_and_the_edited_one_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = make_site(tmp_path, _posts(12))
+    root = make_site(tmp_path, numbered_posts(12))
     out = tmp_path / "out"
     options = BuildOptions(root, out, now=NOW)
     _age_sources(root)
@@ -109,7 +96,7 @@ def test_unchanged_posts_are_not_read_and_the_edited_one_is(tmp_path: Path, monk
 def test_a_file_saved_close_to_the_last_build_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Same size, same time, different text: only possible within the timestamp resolution, so
     files that recent are never trusted by their stat alone."""
-    root = make_site(tmp_path, _posts(4))
+    root = make_site(tmp_path, numbered_posts(4))
     out = tmp_path / "out"
     options = BuildOptions(root, out, now=NOW)
     Builder().build(options)
@@ -130,7 +117,7 @@ def test_racy_window_covers_coarse_file_times() -> None:
 
 
 def test_no_cache_reads_every_post(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = make_site(tmp_path, _posts(5))
+    root = make_site(tmp_path, numbered_posts(5))
     _age_sources(root)
     Builder().build(BuildOptions(root, tmp_path / "out", now=NOW))
     reads = _count_reads(monkeypatch)
@@ -139,7 +126,7 @@ def test_no_cache_reads_every_post(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_index_without_content_cache_entry_reads_the_text(tmp_path: Path) -> None:
-    root = make_site(tmp_path, _posts(5))
+    root = make_site(tmp_path, numbered_posts(5))
     out = tmp_path / "out"
     _age_sources(root)
     Builder().build(BuildOptions(root, out, now=NOW))
@@ -153,7 +140,7 @@ def test_index_without_content_cache_entry_reads_the_text(tmp_path: Path) -> Non
 def test_related_posts_are_reused_for_text_edits_and_recomputed_for_tag_edits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = make_site(tmp_path, _posts(15))
+    root = make_site(tmp_path, numbered_posts(15))
     out = tmp_path / "out"
     options = BuildOptions(root, out, now=NOW)
     Builder().build(options)
@@ -201,7 +188,7 @@ def test_network_is_reused_from_the_cache_folder_until_its_inputs_change(
 
 
 def test_neighbour_title_change_reaches_the_post_page(tmp_path: Path) -> None:
-    root = make_site(tmp_path, _posts(6))
+    root = make_site(tmp_path, numbered_posts(6))
     out = tmp_path / "out"
     options = BuildOptions(root, out, now=NOW)
     Builder().build(options)
@@ -218,7 +205,7 @@ def test_posts_are_parsed_once_across_many_one_edit_builds(tmp_path: Path, monke
     from builder import parallel
     from builder.cache import hash_parts, load_post_index
 
-    root = make_site(tmp_path, _posts(8))
+    root = make_site(tmp_path, numbered_posts(8))
     out = tmp_path / "out"
     options = BuildOptions(root, out, now=NOW)
     _age_sources(root)
@@ -247,7 +234,7 @@ def test_posts_are_parsed_once_across_many_one_edit_builds(tmp_path: Path, monke
 def test_post_texts_are_let_go_once_parsed(tmp_path: Path) -> None:
     from builder.cache import hash_parts
 
-    root = make_site(tmp_path, _posts(4))
+    root = make_site(tmp_path, numbered_posts(4))
     sources = read_sources(root)
     texts = dict(sources.posts)
     Builder().render(BuildOptions(root, tmp_path / "out", now=NOW, cache=False), sources=sources)
@@ -257,7 +244,7 @@ def test_post_texts_are_let_go_once_parsed(tmp_path: Path) -> None:
 
 def test_serve_rebuilds_swap_edited_posts_into_related_lists(tmp_path: Path) -> None:
     """serve keeps the related lists as objects and patches them; the pages must still show the edit."""
-    root = make_site(tmp_path, _posts(20))
+    root = make_site(tmp_path, numbered_posts(20))
     out = tmp_path / "out"
     options = BuildOptions(root, out, now=NOW, serve=True)
     builder = Builder()
@@ -286,7 +273,7 @@ def test_serve_reuses_list_items_of_unchanged_posts_across_rebuilds(
 ) -> None:
     import builder.render as render_module
 
-    root = make_site(tmp_path, _posts(12))
+    root = make_site(tmp_path, numbered_posts(12))
     options = BuildOptions(root, tmp_path / "out", now=NOW, serve=True)
     builder = Builder()
     builder.build(options)

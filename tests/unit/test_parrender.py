@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import NOW, ROOT, make_post, make_site, output_files
+from conftest import NOW, ROOT, make_site, numbered_posts, output_files
 
 from builder import parrender
 from builder.build import Builder, BuildOptions
@@ -24,16 +24,12 @@ ROUNDS = ROOT / "tests" / "fixtures" / "rounds" / "basic" / "data"
 
 
 def _site(tmp_path: Path, n: int = 40, files: dict[str, str] | None = None) -> Path:
-    tags = ("alpha", "beta", "gamma", "delta")
-    posts = {
-        f"content/posts/post-{i:03d}.md": make_post(
-            f"Post number {i}",
-            f"2020-{1 + i % 12:02d}-{1 + i % 28:02d}",
-            f"Body of post {i}.\n\n```python\nprint({i})\n```\n",
-            tags=list(tags[: 1 + i % 4]),
-        )
-        for i in range(n)
-    }
+    posts = numbered_posts(
+        n,
+        body=lambda i: f"Body of post {i}.\n\n```python\nprint({i})\n```\n",
+        date=lambda i: f"2020-{1 + i % 12:02d}-{1 + i % 28:02d}",
+        tags=("alpha", "beta", "gamma", "delta"),
+    )
     root = make_site(tmp_path, {**posts, **(files or {})})
     shutil.copytree(ROUNDS, root / "data")
     return root

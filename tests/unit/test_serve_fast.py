@@ -188,10 +188,8 @@ def make_plan(now: object, dates: list[object], like: PagePlan | None = None) ->
     return PagePlan("base", posts, (), {}, {}, None, now)  # type: ignore[arg-type]
 
 
-def test_month_blocks_of_the_archive_are_rendered_again_only_where_a_post_changed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    serve = Serve(_site(tmp_path), tmp_path)
+def _archive_months_rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The archive months rendered from now on, as "year-month" (the partial is still rendered)."""
     rendered: list[str] = []
     real = render_module.jinja2.Template.render
 
@@ -201,6 +199,14 @@ def test_month_blocks_of_the_archive_are_rendered_again_only_where_a_post_change
         return real(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(render_module.jinja2.Template, "render", spy)
+    return rendered
+
+
+def test_month_blocks_of_the_archive_are_rendered_again_only_where_a_post_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve = Serve(_site(tmp_path), tmp_path)
+    rendered = _archive_months_rendered(monkeypatch)
     serve.save("post-005.md", _post(5, title="Fifth, renamed"))
     assert rendered == ["2020-1"]  # post 5: January 2020
     serve.check()  # (a fresh build renders every month)
@@ -270,15 +276,7 @@ def test_build_in_a_new_process_renders_only_the_archive_month_that_changed(
     root = _site(tmp_path)
     out = tmp_path / "out"
     Builder().build(BuildOptions(root, out, now=NOW))
-    rendered: list[str] = []
-    real = render_module.jinja2.Template.render
-
-    def spy(self: object, *args: object, **kwargs: object) -> str:
-        if getattr(self, "name", "") == "partials/archive_month.html":
-            rendered.append(f"{kwargs['year']}-{kwargs['month']}")
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(render_module.jinja2.Template, "render", spy)
+    rendered = _archive_months_rendered(monkeypatch)
     (root / "content/posts/post-005.md").write_text(_post(5, title="Fifth, renamed"), encoding="utf-8")
     Builder().build(BuildOptions(root, out, now=NOW))  # a new Builder: the months come from the cache folder
     assert rendered == ["2020-1"]
