@@ -1,7 +1,5 @@
 """``python -m builder`` is the same as the ``netjournal`` command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

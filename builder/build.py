@@ -172,7 +172,8 @@ class Builder:
         self._content.fallback = partial(
             _parse_again, options.source, config.timezone, config.base_path, config.markdown.engine
         )
-        self._content.load(settings)
+        with paused_gc(freeze=self._freeze):
+            self._content.load(settings)
         return settings
 
     def _parse(
@@ -490,6 +491,17 @@ class Builder:
         When every input matches the last build into this output (and no future-dated post
         has gone live since), nothing is parsed, rendered or written.
         """
+        # While a build runs, what it loads from the cache folder and assembles lives to its end:
+        # frozen out of the cyclic collector's reach (paused_gc(freeze=...), gc.freeze after
+        # assembly), so collections stop walking it again and again; unfrozen when the build ends.
+        self._freeze = True
+        try:
+            return self._build_if_changed(options, progress)
+        finally:
+            self._freeze = False
+            gc.unfreeze()  # (serve) what this build left behind is collectable again
+
+    def _build_if_changed(self, options: BuildOptions, progress: Any) -> BuildResult:
         started = time.perf_counter()
         self._texts = {}
         check_output_folder(options)
@@ -524,12 +536,7 @@ class Builder:
             warnings = tuple(SiteError(*w) for w in stamp.get("warnings", ()))
             return BuildResult(int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True)
         clear_stamp(folder, options.output)  # a failed build must not leave a stamp that skips the next
-        self._freeze = True
-        try:
-            return self._build(options, folder, quick, scanned, sources, site_inputs, fingerprint, progress, started)
-        finally:
-            self._freeze = False
-            gc.unfreeze()  # (serve) what this build left behind is collectable again
+        return self._build(options, folder, quick, scanned, sources, site_inputs, fingerprint, progress, started)
 
     def _build(
         self,
@@ -548,6 +555,14 @@ class Builder:
         memo = self._page_memo(options, folder)
         memo.retain = options.serve  # serve answers the next edit from memory; build keeps no page bytes
         memo.lazy = not options.serve  # build: unchanged pages are left in the old output, unread
+        # build: which pages the last build made from which posts (builder/plan.py), from the cache folder
+        memo.stores_plan = folder is not None and not options.serve
+        from .plan import StoredPlan
+
+        if memo.stores_plan and not isinstance(memo.plan, StoredPlan):
+            memo.plan = None
+            with paused_gc(freeze=self._freeze):
+                memo.load_plan(_plan_path(folder, options.output))  # type: ignore[arg-type]  # folder is set
         from .outfiles import OutputFiles
 
         sink = OutputFiles(
@@ -556,6 +571,7 @@ class Builder:
             trust_own_writes=options.serve,  # serve wrote the output itself: no stat per file per rebuild
         )
         memo.present = sink.present  # pages reused from the old output: checked by the same stat pass
+        sink.check_ahead()  # ... which runs in another process meanwhile
         try:
             site, files = self.render(options, progress, sources, used, memo=(memo, site_inputs), sink=sink)
             result: WriteResult = write_output(files, options.output)
@@ -567,6 +583,7 @@ class Builder:
         memo.finish()
         if folder is not None:
             memo.save(_memo_path(folder, options.output))
+            memo.save_plan(_plan_path(folder, options.output))
         self._remember(options, folder, used, fingerprint, pages, site.warnings, quick, scanned)
         self._save_post_index(folder, sources, scanned)
         self._save_state()
@@ -576,7 +593,8 @@ class Builder:
         if folder == self._state_folder and (self._state or folder is None):
             return
         self._state_folder = folder
-        self._state = load_state(folder, builder_fingerprint()) if folder is not None else {}
+        with paused_gc(freeze=self._freeze):
+            self._state = load_state(folder, builder_fingerprint()) if folder is not None else {}
         self._state_dirty = False
 
     def _save_state(self) -> None:
@@ -595,7 +613,8 @@ class Builder:
             return {}, 0
         if self._post_index is None or self._index_folder != folder:
             self._index_folder = folder
-            self._post_index, self._index_scanned = load_post_index(folder)
+            with paused_gc(freeze=self._freeze):
+                self._post_index, self._index_scanned = load_post_index(folder)
         # Filesystems keep times to 1 ns .. 2 s: a file whose time is that close to (or after) the
         # last read may have changed again unseen, so it is read again (git's "racy clean" rule).
         return self._post_index, self._index_scanned - RACY_NS
@@ -625,7 +644,7 @@ class Builder:
             self._memo = PageMemo()
             self._memo_output = output
             if folder is not None:
-                with paused_gc():
+                with paused_gc(freeze=self._freeze):
                     self._memo.load(_memo_path(folder, options.output))
         return self._memo
 
@@ -722,6 +741,11 @@ def _estimate_pages(site: Site) -> int:
 
 def _memo_path(folder: Path, output: Path) -> Path:
     return folder / f"pages-{hash_parts(str(output.resolve()))[:16]}.pickle"
+
+
+def _plan_path(folder: Path, output: Path) -> Path:
+    memo = _memo_path(folder, output)
+    return memo.with_name(memo.stem + "-plan.pickle")
 
 
 def _templates_read_posts(theme: Any) -> bool:

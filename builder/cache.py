@@ -161,9 +161,14 @@ def prune(folder: Path, keep: int = KEEP_PER_OUTPUT) -> None:
     """Per-output files (stamps, page digests) of outputs built long ago are dropped: newest ``keep`` stay."""
     for prefix in ("stamp-", "pages-"):
         files = sorted(folder.glob(prefix + "*"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in files[keep:]:
-            with contextlib.suppress(OSError):
-                old.unlink()
+        outputs: list[str] = []  # one output has several files (pages-<id>.pickle, -blocks, -plan)
+        for path in files:
+            output = path.name[len(prefix) : len(prefix) + 16]
+            if output not in outputs:
+                outputs.append(output)
+            if outputs.index(output) >= keep:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def _atomic_write(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:

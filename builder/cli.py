@@ -7,10 +7,12 @@ Heavy modules are imported inside the commands so ``--help`` starts fast.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .errors import SiteError, SiteErrors
@@ -197,5 +199,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The ``netjournal`` command: ``main``, then exit without tearing the interpreter down.
+
+    A build of 10,000 posts leaves millions of objects alive; CPython frees them one by one at
+    exit, which took ~0.2 s after every one-edit build (a fifth of it). Exit handlers still run
+    and the output is flushed; every file a build writes is closed (and renamed) before ``main``
+    returns, so nothing is lost.
+    """
+    code = main()
+    getattr(atexit, "_run_exitfuncs")()  # noqa: B009 - what a normal exit runs first
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # e.g. a closed pipe: as Python itself reports it
+        code = code or 120
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

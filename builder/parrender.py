@@ -72,7 +72,11 @@ def render_pages(renderer: Any, out: MutableMapping[str, bytes], jobs: int) -> N
         _add(path, data, out, order, seen)
         if can_fork and renderer.renders >= PROBE:
             can_fork = False
-            if renderer.fresh >= FRESH_SHARE * renderer.renders and len(renderer.site.posts) >= MIN_POSTS:
+            if (
+                renderer.fresh >= FRESH_SHARE * renderer.renders
+                and len(renderer.site.posts) >= MIN_POSTS
+                and not getattr(renderer, "fast_pass", False)  # a few pages of an edit, rendered up front
+            ):
                 _render_forked(renderer, pages, out, order, seen, jobs)
                 return
 

@@ -11,10 +11,9 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +23,7 @@ from markupsafe import Markup
 from .errors import SiteError
 from .markup import EMBED_PLACEHOLDER
 from .model import Paginator, Post, Tag
+from .plan import PagePlan, PlanEntry, StoredPlan, changed_posts, changed_since_stored
 from .site import Site
 from .staticsvg import render_svg
 from .taxonomy import archive, fold_tag, paginate, tag_slug
@@ -123,88 +123,6 @@ def fingerprint_assets(files: Mapping[str, bytes]) -> tuple[dict[str, bytes], di
     return out, names
 
 
-PlanEntry = tuple[str, tuple[Any, ...], str | None, tuple[str, ...]]  # path, recipe, page key, posts
-
-
-@dataclass
-class PagePlan:
-    """What a serve build rendered from which posts, and the shape of the site it did so for."""
-
-    base: str
-    posts: tuple[Post, ...]
-    tags: tuple[Tag, ...]
-    related: Mapping[str, tuple[Post, ...]]
-    by_round: Mapping[int, tuple[Post, ...]]
-    network: Any
-    now: datetime | None = None
-    entries: list[PlanEntry] = field(default_factory=list)
-    readers: dict[str, list[int]] = field(default_factory=dict)  # post source -> entries made from it
-    fingerprints: dict[int, Any] = field(default_factory=dict)  # the page cache's, when the build ended
-    sitemap: tuple[frozenset[str], str] | None = None  # (the paths it lists, its page key)
-    fast: bool = False
-
-
-#: Post fields that only show inside the pages the post is listed on (or, for the title, in the
-#: network, whose identity is compared apart). Every other field may change the site's shape.
-SHOWN_ONLY = frozenset({"title", "body", "meta", "key_lines", "description"})
-SHAPE_FIELDS = tuple(f.name for f in fields(Post) if f.name not in SHOWN_ONLY)
-_SOURCE_OF: Callable[[Post], str] = attrgetter("source")
-FAST_LIMIT = 64  # more edited posts than this at once: compute every key (a checkout, a rename)
-
-
-def shape(post: Post) -> tuple[Any, ...]:
-    """What of a post decides where it is listed, and which pages exist."""
-    return (*(getattr(post, name) for name in SHAPE_FIELDS), tuple(e.round for e in post.body.embeds))
-
-
-def changed_posts(old: PagePlan, new: PagePlan) -> list[Post] | None:
-    """The posts replaced since ``old`` when the site kept its shape; None when it did not."""
-    if old.base != new.base or old.network is not new.network or len(old.posts) != len(new.posts):
-        return None
-    changed: list[Post] = []
-    for before, after in zip(old.posts, new.posts, strict=True):
-        if before is not after:
-            if len(changed) == FAST_LIMIT or shape(before) != shape(after):
-                return None
-            changed.append(after)
-    if old.now != new.now:  # a future-dated post may have gone live: its unpublished flag changes
-        if old.now is None or new.now is None:
-            return None
-        low, high = sorted((old.now, new.now))
-        for post in new.posts:  # newest first (Site.posts): only the head can be later than ``low``
-            if post.date <= low:
-                break
-            if post.date <= high:
-                return None
-    if not _same_tags(old.tags, new.tags):
-        return None
-    if old.related is not new.related:
-        if len(old.related) != len(new.related):
-            return None
-        was, now = old.related.get, new.related.get
-        for post in new.posts:
-            a, b = was(post.source, ()), now(post.source, ())
-            if a is not b and a != b and not _same_sources(a, b):
-                return None
-    if old.by_round.keys() != new.by_round.keys():
-        return None
-    if any(not _same_sources(old.by_round[k], new.by_round[k]) for k in new.by_round):
-        return None
-    return changed
-
-
-def _same_sources(a: Sequence[Post], b: Sequence[Post]) -> bool:
-    """The same posts in the same order (``==`` first: it compares identical objects by identity)."""
-    return a == b or (len(a) == len(b) and list(map(_SOURCE_OF, a)) == list(map(_SOURCE_OF, b)))
-
-
-def _same_tags(a: Sequence[Tag], b: Sequence[Tag]) -> bool:
-    """The same tags with the same members in the same order (the rest of a tag is in the base)."""
-    if len(a) != len(b):
-        return False
-    return all(x.key == y.key and _same_sources(x.posts, y.posts) for x, y in zip(a, b, strict=True))
-
-
 class Renderer:
     """Renders every page of a Site; holds the Jinja environment and URL helpers."""
 
@@ -228,11 +146,14 @@ class Renderer:
         self.fresh = 0  # ... of which were rendered, not reused from the page cache
         self._pagination: dict[str | None, list[Paginator]] = {}
         self._tag_by_exact_key = {tag.key: tag for tag in site.tags}
-        # serve: what this build renders from which posts, for the next build's fast pass
+        # What this build renders from which posts, for the next build's fast pass (builder/plan.py):
+        # kept in memory by serve, saved in the cache folder by build.
         self._plan: PagePlan | None = None
-        if memo is not None and memo.retain and not memo.deep_tags:
+        self.fast_pass = False  # this build reuses the listed pages the last build's plan allows
+        if memo is not None and (memo.retain or memo.stores_plan) and not memo.deep_tags:
             self._plan = PagePlan(memo.base, site.posts, site.tags, site.related, site.posts_by_round, site.network)
             self._plan.now = site.now
+            self._plan.track_readers = memo.retain  # build finds them in its StoredPlan
         self._recording = True
         self._noted: PlanEntry | None = None
         env.globals.update(
@@ -503,6 +424,8 @@ class Renderer:
             return
         index = len(plan.entries)
         plan.entries.append(self._noted)
+        if not plan.track_readers:
+            return
         readers = plan.readers
         for source in sources:
             found = readers.get(source)
@@ -530,28 +453,61 @@ class Renderer:
         if memo is None or plan is None:
             return None
         old = memo.plan
+        if isinstance(old, StoredPlan):  # (a serve build keeps its own plan, with every entry)
+            return self._fast_pages_stored(old, plan) if not memo.retain else None
         if not isinstance(old, PagePlan):
             return None
-        changed = changed_posts(old, plan)
+        changed = changed_posts(old, plan)  # serve: the last build's plan, in memory
         if changed is None:
             return None
         todo: set[int] = set()
         for post in changed:
             todo.update(old.readers.get(post.source, ()))
         todo.update(i for i, entry in enumerate(old.entries) if entry[2] is None)  # never cached
+        done = self._render_again(todo, old.entries.__getitem__)
+        if done is None:
+            return None
         entries = list(old.entries)
-        fresh: dict[int, tuple[str, bytes]] = {}
-        self._recording = False  # the entries are the last build's, updated below
-        for i in sorted(todo):
-            fresh[i] = self._by_recipe(entries[i][1])
-            noted = self._noted
-            if noted is None or noted[0] != entries[i][0] or noted[3] != entries[i][3]:
-                self._recording = True
-                return None
+        for i, (noted, _page) in done.items():
             entries[i] = noted
         memo.reuse_fingerprints(old.fingerprints)  # same posts, same flags: same fingerprints
         plan.entries, plan.readers, plan.sitemap, plan.fast = entries, old.readers, old.sitemap, True
-        return self._reused(entries, fresh)
+        self.fast_pass = True
+        return self._reused(entries, {i: page for i, (_noted, page) in done.items()})
+
+    def _fast_pages_stored(self, old: StoredPlan, plan: PagePlan) -> Iterator[tuple[str, bytes]] | None:
+        """``_fast_pages`` for ``build``: the plan an earlier process saved; the pages not made
+        from an edited post are the previous output's files, left where they are."""
+        changed = changed_since_stored(old, plan, self.memo.identity)
+        if changed is None:
+            return None
+        todo = old.readers_of(post.source for post in changed)
+        todo.update(old.uncached())
+        done = self._render_again(todo, old.entry)
+        if done is None:
+            return None
+        plan.stored_from, plan.updates = old, {i: noted for i, (noted, _page) in done.items()}
+        plan.sitemap, plan.fast = old.sitemap, True
+        self.fast_pass = True
+        return self._kept(old, {i: page for i, (_noted, page) in done.items()})
+
+    def _render_again(
+        self, todo: set[int], entry: Callable[[int], PlanEntry]
+    ) -> dict[int, tuple[PlanEntry, tuple[str, bytes]]] | None:
+        """The entries ``todo`` of the last plan rendered again by their recipes: {index: (this
+        build's entry, page)}; None when one no longer comes out at the same path from the same
+        posts (then the fast pass is abandoned)."""
+        self._recording = False  # the entries are the last build's, updated by the caller
+        done: dict[int, tuple[PlanEntry, tuple[str, bytes]]] = {}
+        for i in sorted(todo):
+            was = entry(i)
+            page = self._by_recipe(was[1])
+            noted = self._noted
+            if noted is None or noted[0] != was[0] or noted[3] != was[3]:
+                self._recording = True
+                return None
+            done[i] = (noted, page)
+        return done
 
     def _reused(self, entries: list[PlanEntry], fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[tuple[str, bytes]]:
         kept = self.memo.kept_all([None if i in fresh else entry[2] for i, entry in enumerate(entries)])
@@ -560,6 +516,15 @@ class Renderer:
                 yield entry[0], data
             else:
                 yield fresh[i] if i in fresh else self._by_recipe(entry[1])
+
+    def _kept(self, old: StoredPlan, fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[tuple[str, bytes]]:
+        """The stored plan's pages: fresh ones, the rest from the previous output (rendered if gone)."""
+        kept = self.memo.get_all([None if i in fresh else key for i, key in enumerate(old.keys)])
+        for i, (path, data) in enumerate(zip(old.paths, kept, strict=True)):
+            if data is not None:
+                yield path, data
+            else:
+                yield fresh[i] if i in fresh else self._by_recipe(old.recipes[i])
 
     def _by_recipe(self, recipe: tuple[Any, ...]) -> tuple[str, bytes]:
         """One listed page of this site, by what ``_note`` recorded about it."""
@@ -757,13 +722,14 @@ class Renderer:
     def sitemap(self, paths: list[str]) -> bytes:
         """Every page but redirects and 404 (``paths``), with posts' dates.
 
-        In serve's fast pass (the site kept its shape: the same posts with the same dates) the
+        In the fast pass (the site kept its shape: the same posts with the same dates) the
         last build's sitemap stands while it lists the same paths.
         """
         listed = frozenset(paths)
         plan = self._plan
         if plan is not None and plan.fast and plan.sitemap is not None and plan.sitemap[0] == listed:
-            kept = self.memo.kept(plan.sitemap[1])
+            last = plan.sitemap[1]
+            kept = self.memo.kept(last) if isinstance(self.memo.plan, PagePlan) else self.memo.get(last)
             if kept is not None:
                 return kept
         lastmod = {p.url: (p.updated or p.date) for p in self.site.posts}

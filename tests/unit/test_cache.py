@@ -242,9 +242,10 @@ def test_a_build_freezes_long_lived_objects_only_while_it_runs(tmp_path: Path, m
     builder.build(BuildOptions(site, tmp_path / "out", now=NOW, serve=True))
     assert frozen and frozen[0] > 0  # the posts and caches were moved out of the collector's way
     assert gc.get_freeze_count() == 0  # and back: serve's next rebuilds can collect them
+    first = len(frozen)
     (site / "content/posts/post-001.md").write_text(make_post("Changed", "2020-02-02"), encoding="utf-8")
     builder.build(BuildOptions(site, tmp_path / "out", now=NOW, serve=True))
-    assert len(frozen) == 2 and gc.get_freeze_count() == 0
+    assert len(frozen) > first and gc.get_freeze_count() == 0
 
 
 def test_package_versions_from_folder_names_match_importlib_metadata() -> None:
