@@ -301,3 +301,65 @@ class _Item:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Item) and (self.source, self.body) == (other.source, other.body)
+
+
+def _inode(path: Path) -> int:
+    return os.stat(path).st_ino
+
+
+def test_an_edit_appends_to_the_body_file_and_every_body_reads_back(tmp_path: Path) -> None:
+    root, options = _built(tmp_path)
+    before = {path.name: (_inode(path), path.stat().st_size) for path in _bodyoutput_files(root)}
+    _edit(root, "post-007.md", "More text 7.", "A different body for seven, longer than before.")
+    Builder().build(options)
+    after = {path.name: (_inode(path), path.stat().st_size) for path in _bodyoutput_files(root)}
+    grown = [name for name in after if after[name][1] > before[name][1]]
+    assert len(grown) == 1  # the new body went to the end of its shard's file...
+    assert after[grown[0]][0] == before[grown[0]][0]  # ... which was not replaced
+    assert output_files(options.output) == _fresh(root, tmp_path / "fresh")
+    _assert_every_body_intact(root, options)  # old records where they were, the new one where the index says
+
+
+def test_a_body_file_mostly_replaced_is_written_whole_again(tmp_path: Path) -> None:
+    cache = ContentCache(tmp_path)
+    cache.load("s")
+    for i in range(4):
+        cache.put(f"a{i}", _value(f"a{i}", f"<p>first {i}</p>" * 20))
+    cache.save()
+    body_file = next(tmp_path.glob("bodies-*-a.bin"))
+    first_inode, first_size = _inode(body_file), body_file.stat().st_size
+    edits = ContentCache(tmp_path)
+    edits.load("s")
+    edits.put("a0", _value("a0", "<p>second</p>" * 20))  # one of four: appended
+    edits.save()
+    assert _inode(body_file) == first_inode and body_file.stat().st_size > first_size
+    more = ContentCache(tmp_path)
+    more.load("s")
+    for i in range(1, 4):  # most of the file now replaced: compacted into a new file
+        more.put(f"a{i}", _value(f"a{i}", "<p>third</p>" * 20))
+    more.save()
+    assert _inode(body_file) != first_inode and body_file.stat().st_size < first_size * 2
+    reader = ContentCache(tmp_path)
+    reader.load("s")
+    assert reader.entries["a0"].body.html == "<p>second</p>" * 20
+    assert all(reader.entries[f"a{i}"].body.html == "<p>third</p>" * 20 for i in range(1, 4))
+
+
+def test_no_append_to_a_body_file_another_build_replaced(tmp_path: Path) -> None:
+    cache = ContentCache(tmp_path)
+    cache.load("s")
+    for i in range(4):
+        cache.put(f"a{i}", _value(f"a{i}", f"<p>first {i}</p>" * 20))
+    cache.save()
+    slow, fast = ContentCache(tmp_path), ContentCache(tmp_path)
+    slow.load("s")
+    fast.load("s")
+    fast.keep_only({"a0"})  # a smaller shard: written whole, to a new file with a new token
+    fast.save()
+    slow.put("a9", _value("a9", "<p>late</p>"))  # appending would go to the replaced file
+    slow.save()
+    reader = ContentCache(tmp_path)
+    reader.load("s")
+    reader.fallback = None
+    assert reader.entries["a9"].body.html == "<p>late</p>"
+    assert [reader.entries[f"a{i}"].body.html for i in range(4)] == [f"<p>first {i}</p>" * 20 for i in range(4)]
