@@ -305,6 +305,8 @@ class Builder:
             by_person: dict[str, list[dict[str, str]]] = {}
             by_round: dict[int, list[dict[str, str]]] = {}
             for post in posts:
+                if not post.with_people and not post.round:
+                    continue  # most posts (no dict made for them)
                 ref = {"title": post.title, "url": config.base_path + post.url}
                 for person in post.with_people:
                     by_person.setdefault(person, []).append(ref)

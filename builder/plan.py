@@ -56,9 +56,12 @@ class PagePlan:
     sitemap: tuple[frozenset[str], str] | None = None  # (the paths it lists, its page key)
     fast: bool = False
     track_readers: bool = True  # serve; build finds readers in its StoredPlan instead
+    track_months: bool = False  # build: remember the archive months' keys (``months``)
     # build's fast pass: the stored plan it started from, and the entries it rendered again
     stored_from: StoredPlan | None = None
     updates: dict[int, PlanEntry] = field(default_factory=dict)
+    # build: (year, month) of the archive -> (its posts' sources, the key its block was kept under)
+    months: dict[tuple[int, int], tuple[tuple[str, ...], str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,6 +82,7 @@ class StoredPlan:
     members: bytes  # ... and its posts: array("i") of indexes into ``sources``, entry after entry,
     offsets: bytes  # ... entry i's at members[offsets[i]:offsets[i + 1]]
     sitemap: tuple[frozenset[str], str] | None
+    months: dict[tuple[int, int], tuple[tuple[str, ...], str]] = field(default_factory=dict)  # archive blocks
     format: int = STORED_FORMAT
 
     def entry(self, index: int) -> PlanEntry:
@@ -221,6 +225,7 @@ def store(plan: PagePlan, identity: Callable[[Any], str | None], old: Any = None
         members=members,
         offsets=offsets,
         sitemap=plan.sitemap,
+        months=plan.months or (base.months if base is not None else {}),  # (archive reused: the same months)
     )
 
 

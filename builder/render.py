@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ from .staticsvg import render_svg
 from .taxonomy import archive, fold_tag, paginate, tag_slug
 
 FINGERPRINTED = (".css", ".js")
+_SOURCE_OF = attrgetter("source")
 
 
 def _builtin_themes() -> Path:
@@ -150,10 +152,14 @@ class Renderer:
         # kept in memory by serve, saved in the cache folder by build.
         self._plan: PagePlan | None = None
         self.fast_pass = False  # this build reuses the listed pages the last build's plan allows
+        # build's fast pass: the stored plan's archive months, and the sources of the edited posts
+        self._unchanged_months: Mapping[tuple[int, int], tuple[tuple[str, ...], str]] | None = None
+        self._changed: frozenset[str] = frozenset()
         if memo is not None and (memo.retain or memo.stores_plan) and not memo.deep_tags:
             self._plan = PagePlan(memo.base, site.posts, site.tags, site.related, site.posts_by_round, site.network)
             self._plan.now = site.now
             self._plan.track_readers = memo.retain  # build finds them in its StoredPlan
+            self._plan.track_months = not memo.retain  # ... and the keys of the archive's months
         self._recording = True
         self._noted: PlanEntry | None = None
         env.globals.update(
@@ -237,8 +243,16 @@ class Renderer:
         """
         template = "partials/archive_month.html"
         key = None
-        if self.memo is not None and not self.memo.deep_tags:
+        plan = self._plan
+        sources = tuple(map(_SOURCE_OF, posts)) if plan is not None and plan.track_months else ()
+        if self._unchanged_months is not None:  # build's fast pass: the stored key of an untouched month
+            stored = self._unchanged_months.get((year, month))
+            if stored is not None and stored[0] == sources and self._changed.isdisjoint(sources):
+                key = stored[1]
+        if key is None and self.memo is not None and not self.memo.deep_tags:
             key = self.memo.items_key(template, posts, f"{year}|{month}")
+        if plan is not None and plan.track_months and key is not None:
+            plan.months[(year, month)] = (sources, key)
         if key is not None:
             cached = self.memo.block(key)
             if cached is not None:
@@ -489,6 +503,8 @@ class Renderer:
         plan.stored_from, plan.updates = old, {i: noted for i, (noted, _page) in done.items()}
         plan.sitemap, plan.fast = old.sitemap, True
         self.fast_pass = True
+        if changed:  # (none changed: the archive is keyed as usual, and may well be reused)
+            self._unchanged_months, self._changed = old.months, frozenset(post.source for post in changed)
         return self._kept(old, {i: page for i, (_noted, page) in done.items()})
 
     def _render_again(
@@ -546,6 +562,8 @@ class Renderer:
         def context() -> dict[str, Any]:
             return {"page": self.page_meta("archive", "Archive", "archive/"), "years": archive(posts)}
 
+        if self._unchanged_months is not None:  # build's fast pass: a post it shows changed, so it is new
+            return self.render_keyed(None, "archive.html", context)
         key = self._listing_key("archive.html", posts, "")
         if key is None and self.memo is not None:  # a theme reading every tag's members: walk the context
             return self.render("archive.html", **context())

@@ -281,3 +281,21 @@ def test_prune_keeps_every_file_of_the_newest_outputs(tmp_path: Path) -> None:
     prune(tmp_path, keep=3)
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted(f"pages-{o * 16}{s}" for o in "abc" for s in (".pickle", "-blocks.pickle", "-plan.pickle"))
+
+
+def test_archive_months_untouched_by_the_edit_keep_their_stored_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds = Builds(_site(tmp_path), tmp_path)
+    keyed: list[str] = []
+    real = PageMemo.items_key
+
+    def counting(self: PageMemo, template: str, *args: object) -> object:
+        keyed.append(template)
+        return real(self, template, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PageMemo, "items_key", counting)
+    builds.edit("post-013.md", _post(13, title="Thirteenth, renamed"))  # one month of the archive
+    # the fresh build of check() keys every month (10 here); the fast build only the edited one
+    assert keyed.count("partials/archive_month.html") == 10 + 1
+    assert b"Thirteenth, renamed" in (builds.out / "archive/index.html").read_bytes()
