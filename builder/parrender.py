@@ -68,7 +68,11 @@ def render_pages(renderer: Any, out: MutableMapping[str, bytes], jobs: int) -> N
     order: list[str] = []
     seen: set[str] = set()
     can_fork = jobs > 1 and _fork_safe(renderer)
-    for path, data in pages:
+    for item in pages:
+        if type(item) is not tuple:  # a fast pass's reused pages (render.KeptPages): never forks
+            _add_kept(item, out, order, seen)
+            continue
+        path, data = item
         _add(path, data, out, order, seen)
         if can_fork and renderer.renders >= PROBE:
             can_fork = False
@@ -88,6 +92,24 @@ def _add(path: str, data: bytes, out: MutableMapping[str, bytes], order: list[st
     order.append(path)
     if data is not SKIPPED:
         out[path] = data
+
+
+def _add_kept(kept: Any, out: MutableMapping[str, bytes], order: list[str], seen: set[str]) -> None:
+    """``_add`` for many pages at once (``render.KeptPages``), with the same duplicate check."""
+    paths = kept.paths
+    before = len(seen)
+    seen.update(paths)
+    names = out.names() if hasattr(out, "names") else out.keys()
+    if len(seen) != before + len(paths) or not names.isdisjoint(paths):
+        taken = set(names) | (seen - set(paths))
+        twice = next((p for i, p in enumerate(paths) if p in taken or p in paths[:i]), paths[0])
+        raise SiteError(twice, None, "two pages were rendered to the same path", "check slugs and page names")
+    order.extend(paths)
+    keep = getattr(out, "keep_unchanged", None)
+    if keep is not None:
+        keep(paths, kept.data)
+    else:
+        out.update(zip(paths, kept.data, strict=True))
 
 
 def _fork_safe(renderer: Any) -> bool:
@@ -127,8 +149,11 @@ def _render_forked(
     renderer.share = share
     failure: tuple[int, BaseException] | None = None
     try:
-        for path, data in pages:  # this process's pages, the others' (SKIPPED) and non-template files
-            _add(path, data, out, order, seen)
+        for item in pages:  # this process's pages, the others' (SKIPPED) and non-template files
+            if type(item) is not tuple:
+                _add_kept(item, out, order, seen)
+                continue
+            _add(*item, out, order, seen)
     except SiteError as exc:
         failure = (share.seen, exc)
     except BaseException:
@@ -186,7 +211,10 @@ def _child(renderer: Any, pages: Iterator[tuple[str, bytes]], out: Any, share: S
         fresh_before = renderer.fresh
         mine: list[str] = []
         try:
-            for path, data in _walk(pages, share):
+            for item in _walk(pages, share):
+                if type(item) is not tuple:
+                    continue  # reused pages: the parent's
+                path, data = item
                 if share.taken:  # rendered here (pages not rendered by a template are the parent's)
                     out[path] = data
                     mine.append(path)

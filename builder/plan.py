@@ -56,11 +56,11 @@ class PagePlan:
     sitemap: tuple[frozenset[str], str] | None = None  # (the paths it lists, its page key)
     fast: bool = False
     track_readers: bool = True  # serve; build finds readers in its StoredPlan instead
-    track_months: bool = False  # build: remember the archive months' keys (``months``)
+    track_months: bool = False  # remember the archive months' keys (``months``)
     # build's fast pass: the stored plan it started from, and the entries it rendered again
     stored_from: StoredPlan | None = None
     updates: dict[int, PlanEntry] = field(default_factory=dict)
-    # build: (year, month) of the archive -> (its posts' sources, the key its block was kept under)
+    # (year, month) of the archive -> (its posts' sources, the key its block was kept under)
     months: dict[tuple[int, int], tuple[tuple[str, ...], str]] = field(default_factory=dict)
 
 
@@ -225,7 +225,7 @@ def store(plan: PagePlan, identity: Callable[[Any], str | None], old: Any = None
         members=members,
         offsets=offsets,
         sitemap=plan.sitemap,
-        months=plan.months or (base.months if base is not None else {}),  # (archive reused: the same months)
+        months=plan.months,
     )
 
 

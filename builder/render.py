@@ -125,6 +125,16 @@ def fingerprint_assets(files: Mapping[str, bytes]) -> tuple[dict[str, bytes], di
     return out, names
 
 
+class KeptPages:
+    """Consecutive pages a fast pass reuses as they are, handed over at once (see parrender)."""
+
+    __slots__ = ("data", "paths")
+
+    def __init__(self, paths: list[str], data: list[bytes]) -> None:
+        self.paths = paths
+        self.data = data
+
+
 class Renderer:
     """Renders every page of a Site; holds the Jinja environment and URL helpers."""
 
@@ -152,14 +162,14 @@ class Renderer:
         # kept in memory by serve, saved in the cache folder by build.
         self._plan: PagePlan | None = None
         self.fast_pass = False  # this build reuses the listed pages the last build's plan allows
-        # build's fast pass: the stored plan's archive months, and the sources of the edited posts
+        # a fast pass: the last plan's archive months, and the sources of the edited posts
         self._unchanged_months: Mapping[tuple[int, int], tuple[tuple[str, ...], str]] | None = None
         self._changed: frozenset[str] = frozenset()
         if memo is not None and (memo.retain or memo.stores_plan) and not memo.deep_tags:
             self._plan = PagePlan(memo.base, site.posts, site.tags, site.related, site.posts_by_round, site.network)
             self._plan.now = site.now
             self._plan.track_readers = memo.retain  # build finds them in its StoredPlan
-            self._plan.track_months = not memo.retain  # ... and the keys of the archive's months
+            self._plan.track_months = True  # the keys of the archive's months, for the next fast pass
         self._recording = True
         self._noted: PlanEntry | None = None
         env.globals.update(
@@ -245,7 +255,7 @@ class Renderer:
         key = None
         plan = self._plan
         sources = tuple(map(_SOURCE_OF, posts)) if plan is not None and plan.track_months else ()
-        if self._unchanged_months is not None:  # build's fast pass: the stored key of an untouched month
+        if self._unchanged_months is not None:  # a fast pass: the last build's key of an untouched month
             stored = self._unchanged_months.get((year, month))
             if stored is not None and stored[0] == sources and self._changed.isdisjoint(sources):
                 key = stored[1]
@@ -380,7 +390,8 @@ class Renderer:
         return EMBED_PLACEHOLDER.sub(replace, body), top
 
     # --- pages -------------------------------------------------------------------------------
-    def pages(self) -> Iterator[tuple[str, bytes]]:
+    def pages(self) -> Iterator[Any]:
+        """(path, bytes) of every page in order; in a fast pass, runs of reused pages as ``KeptPages``."""
         fast = self._fast_pages()
         yield from fast if fast is not None else self.listed_pages()
         for page in self.site.pages:
@@ -448,7 +459,7 @@ class Renderer:
             elif found[-1] != index:
                 found.append(index)
 
-    def _fast_pages(self) -> Iterator[tuple[str, bytes]] | None:
+    def _fast_pages(self) -> Iterator[Any] | None:
         """The listed pages from the last build's plan: those made from an edited post rendered
         again, every other one reused as it is; None when the site's shape changed (then every
         page's key is computed as usual).
@@ -487,9 +498,12 @@ class Renderer:
         memo.reuse_fingerprints(old.fingerprints)  # same posts, same flags: same fingerprints
         plan.entries, plan.readers, plan.sitemap, plan.fast = entries, old.readers, old.sitemap, True
         self.fast_pass = True
+        plan.months = dict(old.months)  # the same posts on the same dates: the same months
+        if changed:  # the archive shows the edited posts: its months untouched by them keep their keys
+            self._unchanged_months, self._changed = old.months, frozenset(post.source for post in changed)
         return self._reused(entries, {i: page for i, (_noted, page) in done.items()})
 
-    def _fast_pages_stored(self, old: StoredPlan, plan: PagePlan) -> Iterator[tuple[str, bytes]] | None:
+    def _fast_pages_stored(self, old: StoredPlan, plan: PagePlan) -> Iterator[Any] | None:
         """``_fast_pages`` for ``build``: the plan an earlier process saved; the pages not made
         from an edited post are the previous output's files, left where they are."""
         changed = changed_since_stored(old, plan, self.memo.identity)
@@ -503,6 +517,7 @@ class Renderer:
         plan.stored_from, plan.updates = old, {i: noted for i, (noted, _page) in done.items()}
         plan.sitemap, plan.fast = old.sitemap, True
         self.fast_pass = True
+        plan.months = dict(old.months)  # the same posts on the same dates: the same months
         if changed:  # (none changed: the archive is keyed as usual, and may well be reused)
             self._unchanged_months, self._changed = old.months, frozenset(post.source for post in changed)
         return self._kept(old, {i: page for i, (_noted, page) in done.items()})
@@ -525,22 +540,39 @@ class Renderer:
             done[i] = (noted, page)
         return done
 
-    def _reused(self, entries: list[PlanEntry], fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[tuple[str, bytes]]:
+    def _reused(self, entries: list[PlanEntry], fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[Any]:
+        """serve: the last build's pages from memory, the fresh ones in their places."""
         kept = self.memo.kept_all([None if i in fresh else entry[2] for i, entry in enumerate(entries)])
-        for i, (entry, data) in enumerate(zip(entries, kept, strict=True)):
-            if data is not None:
-                yield entry[0], data
-            else:
-                yield fresh[i] if i in fresh else self._by_recipe(entry[1])
+        return self._in_batches([entry[0] for entry in entries], kept, fresh, lambda i: entries[i][1])
 
-    def _kept(self, old: StoredPlan, fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[tuple[str, bytes]]:
-        """The stored plan's pages: fresh ones, the rest from the previous output (rendered if gone)."""
+    def _kept(self, old: StoredPlan, fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[Any]:
+        """build: the stored plan's pages: fresh ones, the rest from the previous output (rendered if gone)."""
         kept = self.memo.get_all([None if i in fresh else key for i, key in enumerate(old.keys)])
-        for i, (path, data) in enumerate(zip(old.paths, kept, strict=True)):
+        return self._in_batches(old.paths, kept, fresh, old.recipes.__getitem__)
+
+    def _in_batches(
+        self,
+        paths: Sequence[str],
+        kept: Sequence[bytes | None],
+        fresh: Mapping[int, tuple[str, bytes]],
+        recipe: Callable[[int], tuple[Any, ...]],
+    ) -> Iterator[Any]:
+        """The pages in order: runs of reused ones as one ``KeptPages`` each (~14,000 pages handed
+        over one by one cost ~50 ms a rebuild), the others one by one (fresh, or rendered now
+        when the last build's bytes are gone)."""
+        run_paths: list[str] = []
+        run_data: list[bytes] = []
+        for i, (path, data) in enumerate(zip(paths, kept, strict=True)):
             if data is not None:
-                yield path, data
-            else:
-                yield fresh[i] if i in fresh else self._by_recipe(old.recipes[i])
+                run_paths.append(path)
+                run_data.append(data)
+                continue
+            if run_paths:
+                yield KeptPages(run_paths, run_data)
+                run_paths, run_data = [], []
+            yield fresh[i] if i in fresh else self._by_recipe(recipe(i))
+        if run_paths:
+            yield KeptPages(run_paths, run_data)
 
     def _by_recipe(self, recipe: tuple[Any, ...]) -> tuple[str, bytes]:
         """One listed page of this site, by what ``_note`` recorded about it."""
@@ -562,7 +594,7 @@ class Renderer:
         def context() -> dict[str, Any]:
             return {"page": self.page_meta("archive", "Archive", "archive/"), "years": archive(posts)}
 
-        if self._unchanged_months is not None:  # build's fast pass: a post it shows changed, so it is new
+        if self._unchanged_months is not None:  # a fast pass: a post it shows changed, so it is new
             return self.render_keyed(None, "archive.html", context)
         key = self._listing_key("archive.html", posts, "")
         if key is None and self.memo is not None:  # a theme reading every tag's members: walk the context

@@ -708,6 +708,7 @@ class DevServer:
             thread.join(timeout=10)
         if self._httpd is not None:
             self._httpd.server_close()
+        self._flush_builder()  # (the build thread has ended)
         gc.unfreeze()  # the site this server held may now be freed (a process that goes on: tests)
 
     def __enter__(self) -> DevServer:
@@ -760,6 +761,11 @@ class DevServer:
                 self.rebuild(paths)
                 untidy = True
             elif untidy and not self._stop.is_set():
+                missed = self._unseen_changes()
+                if missed:  # the watcher missed these (rebuilds trust it for which posts changed)
+                    self.rebuild(missed)
+                    continue
+                self._flush_builder()  # the post index, page digests, state: for a later ``build``
                 tidy_memory()
                 untidy = False
 
@@ -782,6 +788,21 @@ class DevServer:
             return False
         self._say_trace()
         return True
+
+    def _unseen_changes(self) -> list[Path]:
+        """Posts changed on disk since the last build that no watcher event reported (a walk)."""
+        check = getattr(self._builder, "unseen_changes", None)
+        if check is None:
+            return []
+        try:
+            return list(check(Path(self.options.source)))
+        except OSError:
+            return []
+
+    def _flush_builder(self) -> None:
+        flush = getattr(self._builder, "flush", None)
+        if flush is not None:
+            flush()
 
     def _say_trace(self) -> None:
         trace, self._trace = self._trace, None

@@ -161,8 +161,57 @@ def read_sources(
     """
     if not root.is_dir():
         raise SiteError(str(root), None, "site folder not found", "pass --source DIR pointing at a site folder")
-    people_text = _optional(root, "data/people.yaml")
     posts, unread, stats = _posts(root, known or {}, racy_after, content)
+    return _with_the_rest(root, posts, unread, stats)
+
+
+def reread_sources(
+    prev: Sources,
+    changed: Mapping[str, tuple[int, int]],
+    known: Mapping[str, tuple[int, int, str]],
+    racy_after: int,
+) -> Sources:
+    """``read_sources`` for serve when the watcher reported only edits of posts ``prev`` already
+    has (path -> their new size and mtime_ns): the same posts in the same order, those read
+    again (unless their size and time still match ``known``), every other part of the site read
+    as usual. At 10,000 posts this skips a stat, a tuple and a sort per post (~50 ms a rebuild).
+
+    ``prev`` is the last build's, after ``forget_post_texts`` (every post in ``unread``).
+    """
+    if not prev.root.is_dir():
+        raise SiteError(str(prev.root), None, "site folder not found", "pass --source DIR pointing at a site folder")
+    root = prev.root
+    posts = list(prev.posts)
+    unread = dict(prev.unread)
+    stats = dict(prev.post_stats)
+    position = {path: i for i, (path, _) in enumerate(posts)} if changed else {}
+    for path, (size, mtime) in changed.items():
+        stats[path] = (size, mtime)
+        record = known.get(path)
+        if record is not None and record[0] == size and record[1] == mtime and mtime < racy_after:
+            unread[path] = record[2]
+            posts[position[path]] = (path, "")
+        else:
+            unread.pop(path, None)
+            posts[position[path]] = (path, _read(root / path, root))
+    return _with_the_rest(root, tuple(posts), unread, stats)
+
+
+def is_post_path(rel: str) -> bool:
+    """``rel`` (under content/posts/) names a post: a ``.md`` file with no hidden part (``.x``,
+    ``_x``, ``x~``) in its path, as ``scan_posts`` and ``posts_in_listing`` decide."""
+    marked = "/" + rel + "/"
+    return rel.endswith(".md") and not ("/." in marked or "/_" in marked or "~/" in marked)
+
+
+def _with_the_rest(
+    root: Path,
+    posts: tuple[tuple[str, str], ...],
+    unread: dict[str, str],
+    stats: dict[str, tuple[int, int]],
+) -> Sources:
+    """Sources with these posts and everything else the site folder holds, read now."""
+    people_text = _optional(root, "data/people.yaml")
     static_dir = root / "static"
     static: tuple[tuple[str, Path], ...] = ()
     if static_dir.is_dir():

@@ -771,3 +771,25 @@ def test_rebuilds_run_without_the_collector_and_an_idle_server_freezes_its_objec
         wait_until(lambda: gc.get_freeze_count() > 0, what="the idle tidy after the rebuild")
     assert gc.get_freeze_count() == 0  # stopping hands the objects back to the collector
     assert enabled == [True, False]  # the first build as usual; the rebuild without collections
+
+
+def test_an_edit_the_watcher_missed_shows_up_after_the_next_rebuild(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rebuilds take the watcher's word for which posts changed; when idle, the server walks the
+    posts once and rebuilds what it missed (as a full walk per rebuild used to catch it)."""
+    from builder import serve as serve_module
+
+    real = serve_module._Recorder.dispatch
+
+    def deaf_to_hello(self: object, event: Any) -> None:
+        if "hello" not in str(getattr(event, "src_path", "")):
+            real(self, event)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(serve_module._Recorder, "dispatch", deaf_to_hello)
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=True, serve=True)
+    with DevServer(options, port=0, out=io.StringIO()).start() as srv:
+        write_post(site, "2020-01-01-hello.md", "Hello", "Changed where nobody heard.", tags=["alpha"])
+        write_post(site, "2020-02-01-second.md", "Second", "Heard.", date="2020-02-01", tags=["beta"])
+        wait_until(lambda: b"Heard." in get(srv.port, post_url("second"))[2], what="the heard edit")
+        wait_until(lambda: b"nobody heard" in get(srv.port, post_url("hello"))[2], what="the missed edit")

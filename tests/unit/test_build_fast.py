@@ -299,3 +299,41 @@ def test_archive_months_untouched_by_the_edit_keep_their_stored_keys(
     # the fresh build of check() keys every month (10 here); the fast build only the edited one
     assert keyed.count("partials/archive_month.html") == 10 + 1
     assert b"Thirteenth, renamed" in (builds.out / "archive/index.html").read_bytes()
+
+
+def test_reused_pages_handed_over_at_once_keep_the_duplicate_check(tmp_path: Path) -> None:
+    from builder.errors import SiteError
+    from builder.render import KeptPages
+
+    class Pages:
+        memo = None
+        fast_pass = True
+        renders = fresh = 0
+
+        def __init__(self, items: list[object]) -> None:
+            self.items = items
+
+        def pages(self) -> object:
+            return iter(self.items)
+
+    out: dict[str, bytes] = {"static/app.css": b"css"}
+    parrender.render_pages(Pages([("a.html", b"A"), KeptPages(["b.html", "c.html"], [b"B", b"C"])]), out, 1)
+    assert list(out) == ["static/app.css", "a.html", "b.html", "c.html"] and out["c.html"] == b"C"
+    for clash in (["d.html", "a.html"], ["d.html", "d.html"], ["static/app.css"]):
+        target = {"static/app.css": b"css"}
+        with pytest.raises(SiteError) as caught:
+            parrender.render_pages(Pages([("a.html", b"A"), KeptPages(clash, [b"x"] * len(clash))]), target, 1)
+        assert caught.value.path == ("static/app.css" if clash == ["static/app.css"] else clash[-1])
+
+
+def test_reused_pages_equal_to_the_old_output_stay_unread(tmp_path: Path) -> None:
+    from builder.write import digest
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "same.html").write_bytes(b"same")
+    (out / "other.html").write_bytes(b"before")
+    sink = OutputFiles(out, {"same.html": digest(b"same"), "other.html": digest(b"before")})
+    sink.keep_unchanged(["same.html", "other.html"], [KnownBytes(b"same", digest(b"same")), b"after"])
+    assert sink.digests() == {"same.html": digest(b"same"), "other.html": digest(b"after")}
+    assert sink._memory == {"other.html": b"after"}  # only the changed page is held to be written

@@ -288,3 +288,88 @@ def test_build_in_a_new_process_renders_only_the_archive_month_that_changed(
     fresh = tmp_path / "fresh"
     Builder().build(BuildOptions(root, fresh, now=NOW, cache=False))
     assert output_files(out) == output_files(fresh)
+
+
+# --- which posts changed: the watcher's paths instead of a walk ------------------------------------
+
+
+def _count(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[int]:
+    calls: list[int] = []
+    real = getattr(module, name)
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def test_edits_of_known_posts_are_read_without_walking_the_posts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from builder import build as build_module
+    from builder import sources as sources_module
+
+    serve = Serve(_site(tmp_path), tmp_path)
+    walks = _count(monkeypatch, sources_module, "scan_posts")
+    listings = _count(monkeypatch, build_module, "read_sources")
+
+    def save(name: str, text: str | None) -> tuple[int, int]:
+        """(listings read, walks) of the serve build; then its output is checked."""
+        listings.clear()
+        walks.clear()
+        serve.save(name, text)
+        counts = (len(listings), len(walks))
+        serve.check()
+        return counts
+
+    assert save("post-005.md", _post(5, body="Edited, known post.")) == (0, 0)
+    assert save("post-006.md", _post(6, title="Sixth, renamed")) == (0, 0)
+    assert save("post-200.md", _post(200)) == (1, 0)  # a new post: the last listing, with it added
+    assert save("post-007.md", None) == (1, 0)  # a deleted one
+
+
+def test_a_folder_of_posts_moved_in_is_walked(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    serve = Serve(root, tmp_path)
+    staging = tmp_path / "elsewhere"
+    staging.mkdir()
+    for i in (300, 301):
+        (staging / f"post-{i}.md").write_text(_post(i), encoding="utf-8")
+    folder = root / "content/posts/moved-in"
+    staging.rename(folder)  # one event, for the folder
+    serve.builder.build(_options(root, serve.out), changed=[folder])
+    serve.check()
+    assert b"Post number 301" in (serve.out / "archive/index.html").read_bytes()
+    shutil.rmtree(folder)  # and moved out again: one event for the folder
+    serve.builder.build(_options(root, serve.out), changed=[folder])
+    serve.check()
+
+
+def test_an_edit_the_watcher_missed_is_found_by_a_walk(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    serve = Serve(root, tmp_path)
+    assert serve.builder.unseen_changes(root) == []
+    missed = root / "content/posts/post-009.md"
+    missed.write_text(_post(9, title="Changed behind the watcher's back"), encoding="utf-8")
+    serve.save("post-010.md", _post(10, body="The edit it did see."))
+    assert b"behind the watcher" not in (serve.out / "archive/index.html").read_bytes()  # trusted the watcher
+    assert serve.builder.unseen_changes(root) == [missed]
+    serve.builder.build(_options(root, serve.out), changed=[missed])
+    serve.check()
+    assert serve.builder.unseen_changes(root) == []
+
+
+def test_serve_leaves_its_cache_files_for_when_it_is_idle(tmp_path: Path) -> None:
+    root = _site(tmp_path)
+    serve = Serve(root, tmp_path)
+    serve.builder.flush()
+    index = root / ".netjournal-cache/posts-index.pickle"
+    before = index.stat().st_mtime_ns
+    serve.save("post-003.md", _post(3, body="Edited while serving."))
+    assert index.stat().st_mtime_ns == before  # not written while the author waits for the reload
+    serve.builder.flush()
+    assert index.stat().st_mtime_ns != before
+    # a new process's build starts from what serve saved: only the edited post is read
+    Builder().build(BuildOptions(root, tmp_path / "built", now=NOW, drafts=True))
