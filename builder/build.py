@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +133,7 @@ class Builder:
         self._listing: tuple[Path, dict[str, tuple[int, int]]] | None = None
         self._deferred: dict[str, Callable[[], None]] = {}  # serve: saves left for flush()
         self._last_sources: Sources | None = None  # serve: the last build's, texts forgotten (_reread)
+        self._digest_memo: tuple[tuple[tuple[str, str], ...], list[str]] | None = None  # _post_digests
         # While a build runs: objects alive after assembly (posts, caches, the site) are moved out
         # of the collector's reach (gc.freeze), so its full collections stop walking them again
         # and again (~0.1 s of a one-edit build at 10,000 posts); unfrozen when the build ends.
@@ -150,6 +152,15 @@ class Builder:
         digest = _key(path, text)
         self._texts[id(text)] = (text, path, digest)
         return digest
+
+    def _post_digests(self, sources: Sources) -> list[str]:
+        """``_text_digest`` of every post, in order, once per build (three stages need them)."""
+        memo = self._digest_memo
+        if memo is not None and memo[0] is sources.posts:
+            return memo[1]
+        digests = [self._text_digest(path, text) for path, text in sources.posts]
+        self._digest_memo = (sources.posts, digests)  # (holds the tuple: its id stays its own)
+        return digests
 
     def load_config(self, sources: Sources, options: BuildOptions) -> SiteConfig:
         config = parse_config(sources.config)
@@ -200,7 +211,11 @@ class Builder:
         # The settings are not hashed into each key: the cache's files are per settings already
         # (20,000 extra hashes were ~0.2 s of a one-edit build at 10,000 posts).
         suffix = ":" + kind
-        keys = [self._text_digest(path, text) + suffix for path, text in items]
+        digests = self._post_digests(sources) if sources is not None and items is sources.posts else None
+        keys = [
+            digest + suffix
+            for digest in (digests if digests is not None else (self._text_digest(p, t) for p, t in items))
+        ]
         missing = [i for i, key in enumerate(keys) if self._content.get(key) is None]
         if self._unread and missing and sources is not None:  # in the index but not in the cache: read now
             fetched = list(items)
@@ -389,12 +404,13 @@ class Builder:
             errors.extend(found.get(name, []))
         errors.raise_if_any()
         # Parsed: the post texts are no longer needed, and at 10,000 posts they are ~120 MB.
-        digests = {path: self._text_digest(path, text) for path, text in sources.posts}
+        digests = dict(zip(map(itemgetter(0), sources.posts), self._post_digests(sources), strict=True))
         sources.forget_post_texts(digests)
         self._unread = sources.unread
         if options.serve:
             self._last_sources = sources
         self._texts = {}
+        self._digest_memo = None
         now = options.now or datetime.now(config.tz)
         later = [p.date for p in results["posts"] if p.date > now]
         self._valid_until = min(later) if later else None  # when a future post goes live, output changes
@@ -446,6 +462,7 @@ class Builder:
         files.update(explorer_pages(site.network, config))  # optional d3graph pages; {} by default
         self.last_site = site
         self._texts = {}  # the digests are for this build's texts only (and must not keep them alive)
+        self._digest_memo = None
         return site, files
 
     def quick_stats(self, options: BuildOptions) -> tuple[str, int, dict[str, list[tuple[str, int, int]]]]:
@@ -493,7 +510,7 @@ class Builder:
         root = options.source
         themes = [root / "themes", root / "templates", BUILTIN_THEMES / config.theme]
         parts.append(tree_fingerprint(themes))
-        posts = [str(len(sources.posts)), *(self._text_digest(path, text) for path, text in sources.posts)]
+        posts = [str(len(sources.posts)), *self._post_digests(sources)]
         return _key(*parts), _key(*posts)
 
     def build(self, options: BuildOptions, changed: Iterable[Path] | None = None, progress: Any = None) -> BuildResult:
@@ -517,6 +534,7 @@ class Builder:
     ) -> BuildResult:
         started = time.perf_counter()
         self._texts = {}
+        self._digest_memo = None
         check_output_folder(options)
         folder = options.cache_folder()
         stamp = read_stamp(folder, options.output)
@@ -601,6 +619,7 @@ class Builder:
         finally:
             sink.discard()  # a failed build leaves no spilled files behind
             self._texts = {}
+            self._digest_memo = None
             self._unread = {}
         pages = sum(1 for p in files if p.endswith(".html"))
         memo.finish()

@@ -25,11 +25,19 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator, KeysView, Mapping, MutableMapping, Sequence
+from operator import attrgetter, eq
 from pathlib import Path
 
 from .write import MANIFEST, digest, make_parent, present_files, safe_relative, write_file
 
 MEMORY_LIMIT = 48 * 1024 * 1024
+_KNOWN_DIGEST = attrgetter("known_digest")  # of pagecache.KnownBytes and Reuse
+
+
+def _HAS_DIGEST(item: object) -> bool:
+    return hasattr(item, "known_digest")
+
+
 AHEAD_FROM = 2000  # files in the previous output from which check_ahead forks (below, a fork costs more)
 
 
@@ -117,6 +125,15 @@ class OutputFiles(MutableMapping[str, bytes]):
         file at its path stays unread, as ``__setitem__`` would leave it, in one tight loop."""
         old, digests = self.old.get, self._digests
         present = self.present()
+        known = list(map(_KNOWN_DIGEST, data)) if all(map(_HAS_DIGEST, data)) else None
+        if (  # the usual case, checked with C-level maps: every page as the old output has it
+            known is not None
+            and digests.keys().isdisjoint(paths)
+            and present.issuperset(paths)
+            and all(map(eq, map(old, paths), known))
+        ):
+            digests.update(zip(paths, known, strict=True))
+            return
         for path, item in zip(paths, data, strict=True):
             known = getattr(item, "known_digest", None)
             if known is not None and path not in digests and old(path) == known and path in present:

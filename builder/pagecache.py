@@ -29,6 +29,7 @@ import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from .model import Page, Paginator, Post, Tag
 from .write import digest
 
 FORMAT = 1
+_KNOWN_DIGEST = attrgetter("known_digest")
 
 
 class KnownBytes(bytes):
@@ -165,19 +167,15 @@ class PageMemo:
         return data
 
     def kept_all(self, keys: Sequence[str | None]) -> list[bytes | None]:
-        """``kept`` for many keys at once (serve's fast pass: ~14,000 pages)."""
-        found = self.in_memory.get
-        used, used_digests = self._used, self._used_digests
-        before = len(used_digests)
-        out: list[bytes | None] = []
-        add = out.append
-        for key in keys:
-            data = found(key) if key is not None else None
-            if data is not None:
-                used[key] = data  # type: ignore[index]
-                used_digests[key] = data.known_digest  # type: ignore[attr-defined,index]
-            add(data)
-        self.hits += len(used_digests) - before
+        """``kept`` for many keys at once (serve's fast pass: ~14,000 pages; C-level maps, no loop)."""
+        out: list[bytes | None] = list(map(self.in_memory.get, keys))  # type: ignore[arg-type]  # (None: None)
+        found = [i for i, data in enumerate(out) if data is not None] if None in out else range(len(out))
+        hit_keys = [keys[i] for i in found]
+        hit_data = [out[i] for i in found]
+        before = len(self._used_digests)
+        self._used.update(zip(hit_keys, hit_data, strict=True))  # type: ignore[arg-type]
+        self._used_digests.update(zip(hit_keys, map(_KNOWN_DIGEST, hit_data), strict=True))  # type: ignore[arg-type]
+        self.hits += len(self._used_digests) - before
         return out
 
     def get_all(self, keys: Sequence[str | None]) -> list[bytes | None]:

@@ -23,7 +23,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, is_not
 from typing import Any
 
 from .model import Post, Tag
@@ -130,11 +131,11 @@ def changed_posts(old: PagePlan, new: PagePlan) -> list[Post] | None:
     if old.base != new.base or old.network is not new.network or len(old.posts) != len(new.posts):
         return None
     changed: list[Post] = []
-    for before, after in zip(old.posts, new.posts, strict=True):
-        if before is not after:
-            if len(changed) == FAST_LIMIT or shape(before) != shape(after):
-                return None
-            changed.append(after)
+    for index in _differing(old.posts, new.posts):  # (C-level maps: 10,000 posts per serve rebuild)
+        before, after = old.posts[index], new.posts[index]
+        if len(changed) == FAST_LIMIT or shape(before) != shape(after):
+            return None
+        changed.append(after)
     if not _same_flags(old.now, new):
         return None
     if not _same_tags(old.tags, new.tags):
@@ -142,10 +143,11 @@ def changed_posts(old: PagePlan, new: PagePlan) -> list[Post] | None:
     if old.related is not new.related:
         if len(old.related) != len(new.related):
             return None
-        was, now = old.related.get, new.related.get
-        for post in new.posts:
-            a, b = was(post.source, ()), now(post.source, ())
-            if a is not b and a != b and not _same_sources(a, b):
+        sources = list(map(_SOURCE_OF, new.posts))
+        was, now = list(map(old.related.get, sources)), list(map(new.related.get, sources))
+        for index in _differing(was, now):
+            a, b = was[index] or (), now[index] or ()
+            if a != b and not _same_sources(a, b):
                 return None
     if old.by_round.keys() != new.by_round.keys():
         return None
@@ -227,6 +229,12 @@ def store(plan: PagePlan, identity: Callable[[Any], str | None], old: Any = None
         sitemap=plan.sitemap,
         months=plan.months,
     )
+
+
+def _differing(a: Sequence[Any], b: Sequence[Any]) -> list[int]:
+    """Positions where ``a`` and ``b`` (of one length) hold different objects."""
+    flags = list(map(is_not, a, b))
+    return list(compress(range(len(flags)), flags)) if True in flags else []
 
 
 def _same_flags(old_now: datetime | None, new: PagePlan) -> bool:

@@ -560,19 +560,16 @@ class Renderer:
         """The pages in order: runs of reused ones as one ``KeptPages`` each (~14,000 pages handed
         over one by one cost ~50 ms a rebuild), the others one by one (fresh, or rendered now
         when the last build's bytes are gone)."""
-        run_paths: list[str] = []
-        run_data: list[bytes] = []
-        for i, (path, data) in enumerate(zip(paths, kept, strict=True)):
-            if data is not None:
-                run_paths.append(path)
-                run_data.append(data)
-                continue
-            if run_paths:
-                yield KeptPages(run_paths, run_data)
-                run_paths, run_data = [], []
-            yield fresh[i] if i in fresh else self._by_recipe(recipe(i))
-        if run_paths:
-            yield KeptPages(run_paths, run_data)
+        if len(paths) != len(kept):
+            raise ValueError("a plan's paths and pages differ in number")
+        gaps = [i for i, data in enumerate(kept) if data is None] if None in kept else []
+        start = 0
+        for i in [*gaps, len(kept)]:
+            if i > start:  # a run of reused pages between two that are not
+                yield KeptPages(list(paths[start:i]), list(kept[start:i]))  # type: ignore[arg-type]
+            if i < len(kept):
+                yield fresh[i] if i in fresh else self._by_recipe(recipe(i))
+            start = i + 1
 
     def _by_recipe(self, recipe: tuple[Any, ...]) -> tuple[str, bytes]:
         """One listed page of this site, by what ``_note`` recorded about it."""
