@@ -428,6 +428,7 @@ class Builder:
             related_memo=self._state.setdefault("related", {}),
             related_live=self._related_live if options.serve else None,
             tags_memo=self._state.setdefault("tags", {}),
+            jobs=1 if options.serve else options.processes(),
         )
         if self._freeze:  # what is alive now lives to the end of the build: collections skip it
             gc.freeze()

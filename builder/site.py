@@ -146,8 +146,11 @@ def assemble(
     related_memo: MutableMapping[str, Any] | None = None,
     related_live: MutableMapping[str, Any] | None = None,
     tags_memo: MutableMapping[str, Any] | None = None,
+    jobs: int = 1,
 ) -> Site:
-    """Validate across files and build the Site. Raises SiteErrors listing every problem."""
+    """Validate across files and build the Site. Raises SiteErrors listing every problem.
+
+    ``jobs``: processes that may work out related posts (the result does not depend on it)."""
     errors = ErrorList()
     shown = visible_posts(posts, now, drafts, future)
     check_slugs(shown, pages, errors)
@@ -170,7 +173,7 @@ def assemble(
         pages=tuple(sorted(pages, key=lambda p: p.slug)),
         tags=tags,
         related=related_posts_memo(
-            shown, tags, config.related_posts, related_memo, related_live, tags_key=_memo_key(tags_memo)
+            shown, tags, config.related_posts, related_memo, related_live, tags_key=_memo_key(tags_memo), jobs=jobs
         ),
         network=network,
         round_data=round_data,

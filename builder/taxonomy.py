@@ -214,15 +214,18 @@ def archive(posts: Sequence[Post]) -> list[tuple[int, list[tuple[int, list[Post]
 
 
 def related_posts(
-    posts: Sequence[Post], tags: Sequence[Tag], limit: int, candidates_per_tag: int = 200
+    posts: Sequence[Post], tags: Sequence[Tag], limit: int, candidates_per_tag: int = 200, jobs: int = 1
 ) -> dict[str, tuple[Post, ...]]:
     """For each post, the posts sharing most tags (newest first on ties).
 
     Each tag contributes at most ``candidates_per_tag`` neighbours nearest in date, so
     a popular tag on 10,000 posts stays linear instead of quadratic. Counting is done by
     ``Counter.update`` on slices and ties are broken by one precomputed rank, which keeps
-    the Python work per post small (this ran for seconds at 10,000 posts).
+    the Python work per post small (this ran for seconds at 10,000 posts). ``jobs``: from
+    ``RELATED_FORK_FROM`` posts the posts are split between forked processes (same result).
     """
+    from .forked import map_forked
+
     tag_sources = {tag.key: [p.source for p in tag.posts] for tag in tags}
     position = {key: {s: i for i, s in enumerate(sources)} for key, sources in tag_sources.items()}
     post_keys = {p.source: {fold for fold in (fold_tag(n) for n in p.tag_names) if fold in tag_sources} for p in posts}
@@ -235,24 +238,34 @@ def related_posts(
     by_source.update((p.source, p) for p in posts)
     order = sorted(by_source, key=lambda s: (-by_source[s].date.timestamp(), s))
     rank = {s: i for i, s in enumerate(order)}  # newest first, then by source: the tie-break
-    result: dict[str, tuple[Post, ...]] = {}
     half = candidates_per_tag // 2
-    for post in posts:
-        scores: Counter[str] = Counter()
-        for key in membership.get(post.source, post_keys.get(post.source, ())):
-            i = position[key][post.source]
-            scores.update(tag_sources[key][max(0, i - half) : i + half + 1])
-        scores.pop(post.source, None)
-        chosen: list[str] = []
-        if scores and limit > 0:
-            for level in range(max(scores.values()), 0, -1):
-                group = [s for s, n in scores.items() if n == level]
-                group.sort(key=rank.__getitem__)
-                chosen.extend(group[: limit - len(chosen)])
-                if len(chosen) >= limit:
-                    break
-        result[post.source] = tuple(by_source[s] for s in chosen)
-    return result
+
+    def choose(sources: Sequence[str]) -> list[tuple[str, ...]]:
+        """The related posts (as sources) of each of ``sources``: the work split between processes."""
+        out: list[tuple[str, ...]] = []
+        for source in sources:
+            scores: Counter[str] = Counter()
+            for key in membership.get(source, post_keys.get(source, ())):
+                i = position[key][source]
+                scores.update(tag_sources[key][max(0, i - half) : i + half + 1])
+            scores.pop(source, None)
+            chosen: list[str] = []
+            if scores and limit > 0:
+                for level in range(max(scores.values()), 0, -1):
+                    group = [s for s, n in scores.items() if n == level]
+                    group.sort(key=rank.__getitem__)
+                    chosen.extend(group[: limit - len(chosen)])
+                    if len(chosen) >= limit:
+                        break
+            out.append(tuple(chosen))
+        return out
+
+    sources = [p.source for p in posts]
+    lists = map_forked(choose, sources, jobs, RELATED_FORK_FROM)
+    return {source: tuple(by_source[s] for s in chosen) for source, chosen in zip(sources, lists, strict=True)}
+
+
+RELATED_FORK_FROM = 2000  # posts from which related lists are worked out in two processes
 
 
 def related_key(posts: Sequence[Post], tags: Sequence[Tag], limit: int, tags_key: str | None = None) -> str:
@@ -285,6 +298,7 @@ def related_posts_memo(
     memo: MutableMapping[str, Any] | None,
     live: MutableMapping[str, Any] | None = None,
     tags_key: str | None = None,
+    jobs: int = 1,
 ) -> dict[str, tuple[Post, ...]]:
     """``related_posts``, reusing the answer in ``memo`` (as sources) when ``related_key`` matches.
 
@@ -293,7 +307,7 @@ def related_posts_memo(
     rebuilding 10,000 tuples.
     """
     if memo is None:
-        return related_posts(posts, tags, limit)
+        return related_posts(posts, tags, limit, jobs=jobs)
     key = related_key(posts, tags, limit, tags_key)
     if memo.get("key") == key:
         by_source = dict(zip(map(_SOURCE, posts), posts, strict=True))
@@ -303,7 +317,7 @@ def related_posts_memo(
         find = by_source.__getitem__
         result = {source: tuple(map(find, chosen)) for source, chosen in stored.items()}
     else:
-        result = related_posts(posts, tags, limit)
+        result = related_posts(posts, tags, limit, jobs=jobs)
         memo.clear()
         memo["key"] = key
         memo["sources"] = {source: tuple(p.source for p in chosen) for source, chosen in result.items()}

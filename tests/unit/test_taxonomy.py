@@ -186,3 +186,48 @@ def test_related_posts_follow_alias_spellings():
 def test_build_tags_dates_are_aware():
     (tag,) = build_tags([p("a", "2020-01-01", ["t"])], {}, "/")
     assert tag.posts[0].date == datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _many_posts(n: int) -> list:
+    names = ["x", "y", "z", "w", "v"]
+    return [
+        p(f"post {i}", f"20{10 + i % 12}-{1 + i % 12:02d}-{1 + i % 28:02d}", [names[i % 5], names[(i * 3) % 5]])
+        for i in range(n)
+    ]
+
+
+def test_related_posts_worked_out_in_two_processes_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from builder import forked, taxonomy
+
+    posts = _many_posts(120)
+    tags = build_tags(posts, {}, "/")
+    one = related_posts(posts, tags, limit=4)
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(taxonomy, "RELATED_FORK_FROM", 10)
+    monkeypatch.setattr(forked.os, "fork", counting_fork)
+    two = related_posts(posts, tags, limit=4, jobs=2)
+    assert forks == [1]  # the second half was worked out in a child
+    assert two == one and all(len(v) == 4 for v in one.values())
+
+
+def test_related_posts_of_a_failed_child_are_worked_out_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    from builder import forked, taxonomy
+
+    posts = _many_posts(60)
+    tags = build_tags(posts, {}, "/")
+    one = related_posts(posts, tags, limit=3)
+    monkeypatch.setattr(taxonomy, "RELATED_FORK_FROM", 10)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError("the child cannot answer")
+
+    monkeypatch.setattr(forked.pickle, "dump", broken)
+    assert related_posts(posts, tags, limit=3, jobs=2) == one
