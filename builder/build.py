@@ -158,7 +158,11 @@ class Builder:
         memo = self._digest_memo
         if memo is not None and memo[0] is sources.posts:
             return memo[1]
-        digests = [self._text_digest(path, text) for path, text in sources.posts]
+        unread = self._unread
+        if unread and not any(map(len, map(itemgetter(1), sources.posts))):  # no text read: all known
+            digests = list(map(unread.__getitem__, map(itemgetter(0), sources.posts)))
+        else:
+            digests = [self._text_digest(path, text) for path, text in sources.posts]
         self._digest_memo = (sources.posts, digests)  # (holds the tuple: its id stays its own)
         return digests
 
@@ -216,7 +220,8 @@ class Builder:
             digest + suffix
             for digest in (digests if digests is not None else (self._text_digest(p, t) for p, t in items))
         ]
-        missing = [i for i, key in enumerate(keys) if self._content.get(key) is None]
+        found = list(map(self._content.entries.get, keys))
+        missing = [i for i, value in enumerate(found) if value is None] if None in found else []
         if self._unread and missing and sources is not None:  # in the index but not in the cache: read now
             fetched = list(items)
             for i in missing:
@@ -247,8 +252,8 @@ class Builder:
                 errors.extend(to_errors(outcome))
         errors.raise_if_any()
         used.update(keys)
-        parsed = [self._content.get(key) for key in keys]
-        self._identity.update((id(obj), key) for obj, key in zip(parsed, keys, strict=True))
+        parsed = list(map(self._content.entries.get, keys))
+        self._identity.update(zip(map(id, parsed), keys, strict=True))
         return parsed
 
     def parse_posts(

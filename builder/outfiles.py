@@ -34,10 +34,6 @@ MEMORY_LIMIT = 48 * 1024 * 1024
 _KNOWN_DIGEST = attrgetter("known_digest")  # of pagecache.KnownBytes and Reuse
 
 
-def _HAS_DIGEST(item: object) -> bool:
-    return hasattr(item, "known_digest")
-
-
 AHEAD_FROM = 2000  # files in the previous output from which check_ahead forks (below, a fork costs more)
 
 
@@ -125,7 +121,10 @@ class OutputFiles(MutableMapping[str, bytes]):
         file at its path stays unread, as ``__setitem__`` would leave it, in one tight loop."""
         old, digests = self.old.get, self._digests
         present = self.present()
-        known = list(map(_KNOWN_DIGEST, data)) if all(map(_HAS_DIGEST, data)) else None
+        try:
+            known: list[str] | None = list(map(_KNOWN_DIGEST, data))
+        except AttributeError:  # plain bytes among them: one by one below
+            known = None
         if (  # the usual case, checked with C-level maps: every page as the old output has it
             known is not None
             and digests.keys().isdisjoint(paths)
