@@ -8,6 +8,7 @@ rebuild after one edit re-parses one post and re-renders templates only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import stat
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -417,7 +418,8 @@ class Builder:
         self._texts = {}
         self._digest_memo = None
         now = options.now or datetime.now(config.tz)
-        later = [p.date for p in results["posts"] if p.date > now]
+        dates = list(map(attrgetter("date"), results["posts"]))
+        later = [date for date in dates if date > now] if dates and max(dates) > now else []
         self._valid_until = min(later) if later else None  # when a future post goes live, output changes
         factory = self.network_factory(config, results["rounds"]) if results["rounds"] else None
         site = assemble(
@@ -949,13 +951,32 @@ def read_assets(theme: Any, sources: Sources) -> dict[str, bytes]:
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
                 if path.is_file() and not path.name.startswith("."):
-                    assets["static/" + path.relative_to(folder).as_posix()] = path.read_bytes()
+                    assets["static/" + path.relative_to(folder).as_posix()] = _file_bytes(path)
     for out_path, path in sources.static:
-        assets[out_path] = path.read_bytes()
+        assets[out_path] = _file_bytes(path)
     assets["static/css/pygments.css"] = pygments_css()
     return assets
 
 
+_FILES: dict[str, tuple[int, int, int, bytes]] = {}  # path -> (inode, size, mtime_ns, bytes): serve rereads
+
+
+def _file_bytes(path: Path) -> bytes:
+    """A static file's bytes; read again only when its inode, size or time changed (serve reads
+    the theme's ~30 files, D3 among them, on every rebuild)."""
+    key = str(path)
+    st = os.stat(key)
+    found = _FILES.get(key)
+    if found is not None and found[:3] == (st.st_ino, st.st_size, st.st_mtime_ns):
+        return found[3]
+    data = path.read_bytes()
+    settled = time.time_ns() - st.st_mtime_ns > RACY_NS  # (a file saved just now may change again unseen)
+    if settled and len(_FILES) < 4096 and len(data) < 4 * 1024 * 1024:
+        _FILES[key] = (st.st_ino, st.st_size, st.st_mtime_ns, data)
+    return data
+
+
+@functools.cache
 def pygments_css() -> bytes:
     """Code highlighting colours for light and dark schemes, generated from Pygments styles."""
     from pygments.formatters import HtmlFormatter

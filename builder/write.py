@@ -27,6 +27,8 @@ import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from itertools import compress
+from operator import ne, not_
 from pathlib import Path
 
 MANIFEST = ".netjournal-manifest.json"
@@ -131,11 +133,11 @@ def write_output(files: Mapping[str, bytes], output: Path) -> WriteResult:
     new = known() if known is not None else {path: digest(data) for path, data in files.items()}
     spilled: Mapping[str, str] = getattr(files, "spilled", dict)()
     take: Callable[[], Path | None] = getattr(files, "take_staging", lambda: None)
-    changed = tuple(sorted(p for p, d in new.items() if old.get(p) != d))
+    differs = list(map(ne, map(old.get, new.keys()), new.values()))  # (C-level: 14,000 files per rebuild)
+    changed = tuple(sorted(compress(new.keys(), differs)))
     removed = tuple(sorted(old.keys() - new.keys()))
     if is_dir and old:
-        changed_set = set(changed)
-        unchanged = [p for p in new if p not in changed_set]
+        unchanged = list(compress(new.keys(), map(not_, differs)))
         intact = _intact(out, unchanged, getattr(files, "present", None))
         if intact and not changed and not removed:
             _drop(take())

@@ -337,3 +337,19 @@ def test_reused_pages_equal_to_the_old_output_stay_unread(tmp_path: Path) -> Non
     sink.keep_unchanged(["same.html", "other.html"], [KnownBytes(b"same", digest(b"same")), b"after"])
     assert sink.digests() == {"same.html": digest(b"same"), "other.html": digest(b"after")}
     assert sink._memory == {"other.html": b"after"}  # only the changed page is held to be written
+
+
+def test_static_files_are_read_again_when_they_change(tmp_path: Path) -> None:
+    import os
+
+    from builder import build as build_module
+
+    css = tmp_path / "site.css"
+    css.write_bytes(b"body { color: red }")
+    old = css.stat().st_mtime_ns - 10_000_000_000  # saved a while ago: kept in memory
+    os.utime(css, ns=(old, old))
+    assert build_module._file_bytes(css) == b"body { color: red }"
+    assert str(css) in build_module._FILES
+    css.write_bytes(b"body { color: tan }")  # the same size, a new time
+    assert build_module._file_bytes(css) == b"body { color: tan }"
+    assert build_module._file_bytes(css) == b"body { color: tan }"  # (just saved: not kept, read each time)
