@@ -64,14 +64,16 @@ def map_forked(work: Callable[[Sequence[T]], list[R]], items: Sequence[T], jobs:
             os.waitpid(pid, 0)
         raise
     for pid, read_end, low, high in children:
-        theirs = _collect(pid, read_end)
-        if theirs is None or len(theirs) != high - low:
+        theirs = collect(pid, read_end)
+        if not isinstance(theirs, list) or len(theirs) != high - low:
             theirs = work(items[low:high])  # the child failed: its slice here
         results.extend(theirs)
     return results
 
 
-def _collect(pid: int, read_end: int) -> list[Any] | None:
+def collect(pid: int, read_end: int) -> Any:
+    """What a forked child pickled into its pipe, once it has exited; None if it failed (no
+    answer, a bad exit status, or bytes that do not unpickle)."""
     try:
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read()
@@ -80,7 +82,6 @@ def _collect(pid: int, read_end: int) -> list[Any] | None:
     if status != 0 or not data:
         return None
     try:
-        found = pickle.loads(data)  # noqa: S301 - our own child, over our own pipe
+        return pickle.loads(data)  # noqa: S301 - our own child, over our own pipe
     except Exception:
         return None
-    return found if isinstance(found, list) else None

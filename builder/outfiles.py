@@ -201,21 +201,13 @@ class OutputFiles(MutableMapping[str, bytes]):
 
     def _collect_ahead(self) -> set[str] | None:
         """The child's answer as ``present`` gives it (None when it failed)."""
+        from .forked import collect
+
         assert self._ahead is not None
         pid, read_end = self._ahead
         self._ahead = None
-        try:
-            with os.fdopen(read_end, "rb") as pipe:
-                data = pipe.read()
-        finally:
-            _, status = os.waitpid(pid, 0)
-        if status != 0 or not data:
-            return None
-        try:
-            missing = pickle.loads(data)  # noqa: S301 - our own child, over our own pipe
-        except Exception:
-            return None
-        return set(self.old).difference(missing)
+        missing = collect(pid, read_end)
+        return set(self.old).difference(missing) if isinstance(missing, list) else None
 
     def take_staging(self) -> Path | None:
         """Hand the staging folder over to the writer (which renames or removes it)."""

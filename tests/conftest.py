@@ -73,6 +73,31 @@ def numbered_posts(
     }
 
 
+JOURNAL_CONFIG = MINIMAL_CONFIG.replace("paginate: 10", "paginate: 3") + "feed_size: 4\nrelated_posts: 2\n"
+JOURNAL_TAGS = ("alpha", "beta", "gamma", "delta")
+
+
+def journal_post(i: int, title: str | None = None, body: str | None = None, **meta: Any) -> str:
+    """Post ``i`` of ``journal_site``: two tags each, spread over months of two years."""
+    tags = meta.pop("tags", [JOURNAL_TAGS[i % 4], JOURNAL_TAGS[(i + 1) % 4]])
+    date = meta.pop("date", f"{2019 + i % 2}-{1 + i % 5:02d}-{1 + i % 27:02d}")
+    return make_post(title or f"Post number {i}", date, body or f"Body of post {i}.", tags=tags, **meta)
+
+
+def journal_site(tmp_path: Path, n: int = 24, network: bool = False) -> Path:
+    """A small site whose listings (3 a page), feeds (4), related lists (2) and archive months
+    overlap, so that an edit touches several pages of each kind (fast-pass tests)."""
+    import shutil
+
+    files = {f"content/posts/post-{i:03d}.md": journal_post(i) for i in range(n)}
+    if network:
+        files["content/posts/post-000.md"] = journal_post(0, round=1)
+    root = make_site(tmp_path, files, JOURNAL_CONFIG)
+    if network:
+        shutil.copytree(ROOT / "tests" / "fixtures" / "rounds" / "basic" / "data", root / "data")
+    return root
+
+
 def output_files(out: Path) -> dict[str, bytes]:
     """Every file of a built site: {relative path: bytes} (to compare two builds byte for byte)."""
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import gc
 import pickle
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL_CONFIG, NOW, ROOT, make_post, make_site, output_files
+from conftest import (
+    JOURNAL_CONFIG,
+    NOW,
+    journal_post,
+    journal_site,
+    output_files,
+)
 
 from builder import outfiles as outfiles_module
 from builder import parrender
@@ -27,25 +32,7 @@ from builder.pagecache import KnownBytes, PageMemo
 from builder.plan import StoredPlan
 from builder.write import present_files
 
-ROUNDS = ROOT / "tests" / "fixtures" / "rounds" / "basic" / "data"
-CONFIG = MINIMAL_CONFIG.replace("paginate: 10", "paginate: 3") + "feed_size: 4\nrelated_posts: 2\n"
-TAGS = ("alpha", "beta", "gamma", "delta")
-
-
-def _post(i: int, title: str | None = None, body: str | None = None, **meta: object) -> str:
-    tags = meta.pop("tags", [TAGS[i % 4], TAGS[(i + 1) % 4]])
-    date = meta.pop("date", f"{2019 + i % 2}-{1 + i % 5:02d}-{1 + i % 27:02d}")
-    return make_post(title or f"Post number {i}", date, body or f"Body of post {i}.", tags=tags, **meta)
-
-
-def _site(tmp_path: Path, n: int = 24, network: bool = False) -> Path:
-    files = {f"content/posts/post-{i:03d}.md": _post(i) for i in range(n)}
-    if network:
-        files["content/posts/post-000.md"] = _post(0, round=1)
-    root = make_site(tmp_path, files, CONFIG)
-    if network:
-        shutil.copytree(ROUNDS, root / "data")
-    return root
+_post, _site = journal_post, journal_site  # (tests/conftest.py)
 
 
 @pytest.fixture
@@ -135,7 +122,7 @@ def test_network_posts_and_site_wide_changes(tmp_path: Path, fast_passes: list[b
     builds.edit("post-000.md", _post(0, round=2))  # another round
     builds.edit("post-004.md", _post(4, body="Look:\n\n::: network round=1\n"))  # an embed
     assert fast_passes[-3:] == [False, False, False]
-    (root / "site.yaml").write_text(CONFIG.replace("paginate: 3", "paginate: 4"), encoding="utf-8")
+    (root / "site.yaml").write_text(JOURNAL_CONFIG.replace("paginate: 3", "paginate: 4"), encoding="utf-8")
     builds.build()  # a site-wide input: the plan's base differs
     builds.check()
     assert fast_passes[-1] is False
@@ -165,16 +152,23 @@ def test_a_damaged_or_stale_plan_is_never_trusted_blindly(tmp_path: Path, fast_p
     assert isinstance(pickle.loads(plan_file.read_bytes()), StoredPlan)  # and was replaced
 
 
-def test_keys_are_computed_only_for_pages_of_the_edited_post(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    builds = Builds(_site(tmp_path), tmp_path)
+def _templates_keyed(monkeypatch: pytest.MonkeyPatch, method: str) -> list[str]:
+    """The template of every page (or part) ``PageMemo.<method>`` computes a key for, in order."""
     keyed: list[str] = []
-    real = PageMemo.key_of_items
+    real = getattr(PageMemo, method)
 
     def counting(self: PageMemo, template: str, *args: object) -> object:
         keyed.append(template)
-        return real(self, template, *args)  # type: ignore[arg-type]
+        return real(self, template, *args)
 
-    monkeypatch.setattr(PageMemo, "key_of_items", counting)
+    monkeypatch.setattr(PageMemo, method, counting)
+    return keyed
+
+
+def test_keys_are_computed_only_for_pages_of_the_edited_post(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    builds = Builds(_site(tmp_path), tmp_path)
+    real = PageMemo.key_of_items
+    keyed = _templates_keyed(monkeypatch, "key_of_items")
     (builds.root / "content/posts/post-011.md").write_text(_post(11, title="Eleventh"), encoding="utf-8")
     builds.build()
     monkeypatch.setattr(PageMemo, "key_of_items", real)
@@ -287,14 +281,7 @@ def test_archive_months_untouched_by_the_edit_keep_their_stored_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     builds = Builds(_site(tmp_path), tmp_path)
-    keyed: list[str] = []
-    real = PageMemo.items_key
-
-    def counting(self: PageMemo, template: str, *args: object) -> object:
-        keyed.append(template)
-        return real(self, template, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(PageMemo, "items_key", counting)
+    keyed = _templates_keyed(monkeypatch, "items_key")
     builds.edit("post-013.md", _post(13, title="Thirteenth, renamed"))  # one month of the archive
     # the fresh build of check() keys every month (10 here); the fast build only the edited one
     assert keyed.count("partials/archive_month.html") == 10 + 1

@@ -11,7 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL_CONFIG, NOW, ROOT, make_post, make_site, output_files
+from conftest import (
+    NOW,
+    journal_post,
+    journal_site,
+    output_files,
+)
 
 from builder import outfiles as outfiles_module
 from builder import pagecache
@@ -19,27 +24,7 @@ from builder import render as render_module
 from builder.build import Builder, BuildOptions
 from builder.render import PagePlan, changed_posts
 
-ROUNDS = ROOT / "tests" / "fixtures" / "rounds" / "basic" / "data"
-CONFIG = MINIMAL_CONFIG.replace("paginate: 10", "paginate: 3") + "feed_size: 4\nrelated_posts: 2\n"
-TAGS = ("alpha", "beta", "gamma", "delta")
-
-
-def _post(i: int, title: str | None = None, body: str | None = None, **meta: object) -> str:
-    month = 1 + i % 5  # posts spread over months and two years: several archive blocks
-    year = 2019 + i % 2
-    tags = meta.pop("tags", [TAGS[i % 4], TAGS[(i + 1) % 4]])
-    date = meta.pop("date", f"{year}-{month:02d}-{1 + i % 27:02d}")
-    return make_post(title or f"Post number {i}", date, body or f"Body of post {i}.", tags=tags, **meta)
-
-
-def _site(tmp_path: Path, n: int = 24, network: bool = False) -> Path:
-    files = {f"content/posts/post-{i:03d}.md": _post(i) for i in range(n)}
-    if network:
-        files["content/posts/post-000.md"] = _post(0, round=1)
-    root = make_site(tmp_path, files, CONFIG)
-    if network:
-        shutil.copytree(ROUNDS, root / "data")
-    return root
+_post, _site = journal_post, journal_site  # (tests/conftest.py)
 
 
 def _options(root: Path, out: Path, **extra: object) -> BuildOptions:
