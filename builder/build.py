@@ -129,11 +129,10 @@ class Builder:
         self._state_dirty = False
         self._rounds_key = ""
         self._related_live: dict[str, Any] = {}  # serve: the last related lists as objects (in memory only)
-        # serve: (site folder, post path -> (size, mtime_ns)) as the last build found them, patched
-        # with the watcher's paths instead of walking the posts again (_watched_listing)
-        self._listing: tuple[Path, dict[str, tuple[int, int]]] | None = None
         self._deferred: dict[str, Callable[[], None]] = {}  # serve: saves left for flush()
-        self._last_sources: Sources | None = None  # serve: the last build's, texts forgotten (_reread)
+        # serve: the last build's sources (texts forgotten), patched with the watcher's paths
+        # instead of walking the posts again (_watched_sources)
+        self._last_sources: Sources | None = None
         self._digest_memo: tuple[tuple[tuple[str, str], ...], list[str]] | None = None  # _post_digests
         # While a build runs: objects alive after assembly (posts, caches, the site) are moved out
         # of the collector's reach (gc.freeze), so its full collections stop walking them again
@@ -563,12 +562,9 @@ class Builder:
         content = listing.get(str(options.source / "content"))
         sources = None
         if content is None and options.serve and changed is not None:  # the watcher's word, not a walk
-            sources = self._reread(options.source, changed, index, racy_after)
-            if sources is None:
-                content = self._watched_listing(options.source, changed)
+            sources = self._watched_sources(options.source, changed, index, racy_after)
         if sources is None:
             sources = read_sources(options.source, index, racy_after, content)
-        self._listing = (options.source, dict(sources.post_stats))
         self._unread = sources.unread
         config = self.load_config(sources, options)
         site_inputs, post_inputs = self.input_hashes(sources, config, options)
@@ -577,7 +573,7 @@ class Builder:
         if stamp is not None and _stamp_holds(stamp, fingerprint, now, options.output):
             if quick is not None and (stamp.get("quick") != quick or stamp.get("scanned") != scanned):
                 write_stamp(folder, options.output, {**stamp, "quick": quick, "scanned": scanned})  # touched only
-            self._save_post_index(folder, sources, scanned)
+            self._save_post_index(folder, sources, scanned, options)
             self._unread = {}
             warnings = tuple(SiteError(*w) for w in stamp.get("warnings", ()))
             return BuildResult(int(stamp["pages"]), (), (), time.perf_counter() - started, warnings, None, True)
@@ -653,78 +649,74 @@ class Builder:
         self._state_dirty = False
 
     # --- serve: which posts changed, from the file watcher --------------------------------------
-    def _watched_listing(self, root: Path, changed: Iterable[Path]) -> list[tuple[str, int, int]] | None:
-        """The posts as the last build found them, with the paths the watcher reported stat-ed
-        again: what a walk of content/posts would find, without 10,000 stats (~0.1 s per rebuild
-        at 10,000 posts). None (walk) when there is no last listing or a folder changed. A change
-        the watcher missed is found by ``unseen_changes``, which serve runs when idle.
-        """
-        if self._listing is None or self._listing[0] != root:
-            return None
-        listing = dict(self._listing[1])
+    def _posts_reported(self, root: Path, changed: Iterable[Path]) -> dict[str, os.stat_result | None] | None:
+        """The watcher's paths under content/posts/ as post paths -> their stat now (None: gone);
+        None when a folder is involved (content/posts/ itself, a parent, or one inside it), which
+        only a walk can settle. Other paths are left to ``read_sources`` (read every build)."""
         posts = root / "content" / "posts"
-        for path in changed:
-            rel = _relative_to(Path(path), posts)
-            if not rel:
-                if _relative_to(posts, Path(path)) is not None:
-                    return None  # content/posts/, content/ (or the site) itself: walk
-                continue  # not a post
-            key = "content/posts/" + rel
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:  # deleted: the file, or a folder and everything in it
-                listing.pop(key, None)
-                for name in [name for name in listing if name.startswith(key + "/")]:
-                    del listing[name]
-                continue
-            except OSError:
-                return None
-            if stat.S_ISDIR(st.st_mode):
-                return None  # a folder appeared or was moved in: walk it
-            listing[key] = (st.st_size, st.st_mtime_ns)  # (read_sources keeps only posts: *.md, not hidden)
-        return [(name[len("content/") :], size, mtime) for name, (size, mtime) in listing.items()]
-
-    def _reread(
-        self, root: Path, changed: Iterable[Path], known: Mapping[str, tuple[int, int, str]], racy_after: int
-    ) -> Sources | None:
-        """The last build's sources with the posts the watcher reported read again (serve): only
-        when each is a post that build had (an edit); None for anything else (a new, deleted or
-        moved post, a folder), which ``_watched_listing`` or a walk handles."""
-        from .sources import is_post_path, reread_sources
-
-        prev = self._last_sources
-        if prev is None or prev.root != root:
-            return None
-        posts = root / "content" / "posts"
-        edited: dict[str, tuple[int, int]] = {}
+        found: dict[str, os.stat_result | None] = {}
         for path in changed:
             rel = _relative_to(Path(path), posts)
             if not rel:
                 if _relative_to(posts, Path(path)) is not None:
                     return None  # content/posts/, content/ (or the site) itself
-                continue  # not under content/posts/: read with the rest of the site
-            if not is_post_path(rel):
-                if os.path.isfile(path):
-                    continue  # an editor's backup, a hidden or non-Markdown file: never a post
-                return None  # a folder, or something deleted
-            key = "content/posts/" + rel
+                continue  # not under content/posts/
             try:
-                st = os.stat(path)
+                st: os.stat_result | None = os.stat(path)
+            except FileNotFoundError:
+                st = None
             except OSError:
-                return None  # deleted (or unreadable): the listing
-            if key not in prev.post_stats or not stat.S_ISREG(st.st_mode):
-                return None  # a new post
-            edited[key] = (st.st_size, st.st_mtime_ns)
-        return reread_sources(prev, edited, known, racy_after)
+                return None
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                return None  # a folder appeared or was moved in
+            found["content/posts/" + rel] = st
+        return found
+
+    def _watched_sources(
+        self, root: Path, changed: Iterable[Path], known: Mapping[str, tuple[int, int, str]], racy_after: int
+    ) -> Sources | None:
+        """serve: this build's sources from the last build's and the watcher's paths, without a walk
+        of 10,000 posts (~0.1 s a rebuild): edits of posts that build had re-read only those
+        (``reread_sources``); new, deleted or renamed posts patch its listing. None (walk) when
+        there is no last build or a folder changed. A change the watcher missed is found by
+        ``unseen_changes``, which serve runs when idle."""
+        from .sources import is_post_path, reread_sources
+
+        prev = self._last_sources
+        if prev is None or prev.root != root:
+            return None
+        reported = self._posts_reported(root, changed)
+        if reported is None:
+            return None
+        stats = prev.post_stats
+        # an existing file that is not a post (a note, a hidden file) changes nothing; a path that
+        # is gone may have been a post or a folder of them
+        relevant = {
+            path: st for path, st in reported.items() if st is None or is_post_path(path[len("content/posts/") :])
+        }
+        if all(st is not None and path in stats for path, st in relevant.items()):  # known posts, edited
+            edited = {path: (st.st_size, st.st_mtime_ns) for path, st in relevant.items() if st is not None}
+            return reread_sources(prev, edited, known, racy_after)
+        listing = dict(stats)
+        for path, st in reported.items():
+            if st is None:  # deleted: the file, or a folder and everything in it
+                listing.pop(path, None)
+                for name in [name for name in listing if name.startswith(path + "/")]:
+                    del listing[name]
+            elif is_post_path(path[len("content/posts/") :]):
+                listing[path] = (st.st_size, st.st_mtime_ns)
+        content = [(name[len("content/") :], size, mtime) for name, (size, mtime) in listing.items()]
+        return read_sources(root, known, racy_after, content)
 
     def unseen_changes(self, root: Path) -> list[Path]:
         """Posts that differ from what the last build saw (added, removed, changed): empty unless
         the file watcher missed an event. serve walks the site with this when idle."""
-        if self._listing is None or self._listing[0] != root:
+        prev = self._last_sources
+        if prev is None or prev.root != root:
             return []
         from .sources import scan_posts
 
-        seen = self._listing[1]
+        seen = prev.post_stats
         now = {path: (size, mtime) for path, size, mtime in scan_posts(root)}
         return [root / path for path in sorted(seen.keys() ^ now.keys() | {p for p in now if seen.get(p) != now[p]})]
 
@@ -760,9 +752,7 @@ class Builder:
         # last read may have changed again unseen, so it is read again (git's "racy clean" rule).
         return self._post_index, self._index_scanned - RACY_NS
 
-    def _save_post_index(
-        self, folder: Path | None, sources: Sources, scanned: int, options: BuildOptions | None = None
-    ) -> None:
+    def _save_post_index(self, folder: Path | None, sources: Sources, scanned: int, options: BuildOptions) -> None:
         if folder is None:
             return
         old = self._post_index or {}
@@ -775,8 +765,7 @@ class Builder:
         }
         changed = index != old
         if changed or scanned - self._index_scanned > RACY_NS:
-            save = partial(save_post_index, folder, index, scanned)
-            self._save(options, "index", save) if options is not None else save()
+            self._save(options, "index", partial(save_post_index, folder, index, scanned))
         self._post_index, self._index_scanned, self._index_folder = index, scanned, folder
 
     def _page_memo(self, options: BuildOptions, folder: Path | None) -> PageMemo:

@@ -414,12 +414,8 @@ class ContentCache:
         body_path, path = self.body_path(settings, shard), self.path(settings, shard)
         assert body_path is not None and path is not None
 
-        def write_index(handle: IO[bytes]) -> None:
-            index = {"format": FORMAT, "settings": settings, "token": token, "refs": refs, "items": kept}
-            _IndexPickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(index)
-
         _atomic_write(body_path, b"".join(chunks))
-        _atomic_write(path, write_index)
+        _write_index(path, settings, token, refs, kept)
 
     def _append_shard(self, settings: str, shard: str, items: dict[str, Any]) -> bool:
         """Save a shard by appending its new bodies to the body file it was loaded from and
@@ -477,14 +473,20 @@ class ContentCache:
                     offset += len(data)
         except OSError:
             return False
-        token = os.pread(bodies.fd, TOKEN_BYTES, len(BODY_MAGIC))
-
-        def write_index(handle: IO[bytes]) -> None:
-            index = {"format": FORMAT, "settings": settings, "token": token, "refs": refs, "items": kept}
-            _IndexPickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(index)
-
-        _atomic_write(path, write_index)
+        _write_index(path, settings, os.pread(bodies.fd, TOKEN_BYTES, len(BODY_MAGIC)), refs, kept)
         return True
+
+
+def _write_index(
+    path: Path, settings: str, token: bytes, refs: dict[str, tuple[int, int, int, int]], kept: dict[str, Any]
+) -> None:
+    """A shard's index, naming the token of the body file its refs point into."""
+
+    def write(handle: IO[bytes]) -> None:
+        index = {"format": FORMAT, "settings": settings, "token": token, "refs": refs, "items": kept}
+        _IndexPickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(index)
+
+    _atomic_write(path, write)
 
 
 POST_INDEX = "posts-index.pickle"

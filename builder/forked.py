@@ -14,46 +14,66 @@ import os
 import pickle
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
+@contextlib.contextmanager
+def frozen_for_fork() -> Iterator[None]:
+    """Around forking: everything alive is moved out of the cyclic collector's reach, so the
+    children's collections do not touch (and so copy) the inherited objects; restored after
+    (a build that froze them already keeps them frozen)."""
+    here = gc.get_freeze_count() == 0
+    if here:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if here:
+            gc.unfreeze()
+
+
+def start(work: Callable[[], Any]) -> tuple[int, int]:
+    """Fork a child that pickles ``work()`` into a pipe and exits at once (without this
+    process's cleanup); returns (pid, read end) for ``collect``."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as pipe:
+                pickle.dump(work(), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
+
+
+def can_fork() -> bool:
+    """A fork keeps only the calling thread: only a process without other threads forks."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 def map_forked(work: Callable[[Sequence[T]], list[R]], items: Sequence[T], jobs: int, minimum: int) -> list[R]:
     """``work(items)``, computed in ``jobs`` processes when there are at least ``minimum`` items.
 
     ``work`` must be a pure function of the slice it is given (and of what the process holds),
-    returning one picklable result per item, in order. Only a process without other threads
-    forks (a fork keeps only the calling thread).
+    returning one picklable result per item, in order.
     """
-    if jobs <= 1 or len(items) < minimum or not hasattr(os, "fork") or threading.active_count() != 1:
+    if jobs <= 1 or len(items) < minimum or not can_fork():
         return work(items)
     bounds = [len(items) * i // jobs for i in range(jobs + 1)]
     children: list[tuple[int, int, int, int]] = []
-    frozen_here = gc.get_freeze_count() == 0
-    if frozen_here:
-        gc.freeze()  # the children's collector need not touch (and so copy) the inherited objects
-    try:
+    with frozen_for_fork():
         for index in range(1, jobs):
             low, high = bounds[index], bounds[index + 1]
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: its slice, pickled into the pipe; exit without the parent's cleanup
-                status = 1
-                try:
-                    os.close(read_end)
-                    with os.fdopen(write_end, "wb") as pipe:
-                        pickle.dump(work(items[low:high]), pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                    status = 0
-                finally:
-                    os._exit(status)
-            os.close(write_end)
-            children.append((pid, read_end, low, high))
-    finally:
-        if frozen_here:
-            gc.unfreeze()
+            children.append((*start(partial(work, items[low:high])), low, high))
     try:
         results = work(items[: bounds[1]])
     except BaseException:

@@ -20,10 +20,8 @@ file, and pathlib's overhead there was a measurable share of a cold build.
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator, KeysView, Mapping, MutableMapping, Sequence
 from operator import attrgetter, eq
 from pathlib import Path
@@ -117,8 +115,9 @@ class OutputFiles(MutableMapping[str, bytes]):
         return self._digests.keys()
 
     def keep_unchanged(self, paths: Sequence[str], data: Sequence[bytes]) -> None:
-        """Set many pages at once (a fast pass's reused pages): one equal to the previous output's
-        file at its path stays unread, as ``__setitem__`` would leave it, in one tight loop."""
+        """Set many pages at once (a fast pass's reused pages): when every one equals the previous
+        output's file at its path, they stay unread, as ``__setitem__`` would leave them, checked
+        with C-level maps; otherwise ``__setitem__`` decides for each."""
         old, digests = self.old.get, self._digests
         present = self.present()
         try:
@@ -134,11 +133,7 @@ class OutputFiles(MutableMapping[str, bytes]):
             digests.update(zip(paths, known, strict=True))
             return
         for path, item in zip(paths, data, strict=True):
-            known = getattr(item, "known_digest", None)
-            if known is not None and path not in digests and old(path) == known and path in present:
-                digests[path] = known
-            else:
-                self[path] = item
+            self[path] = item  # (the same check, one page at a time)
 
     # --- for the write stage ------------------------------------------------------------------
     def digests(self) -> dict[str, str]:
@@ -173,31 +168,20 @@ class OutputFiles(MutableMapping[str, bytes]):
         process loads the caches and assembles the site (~0.1 s at 10,000 posts, one stat per
         file; a thread would not help: it needs the GIL between stats). Only for a previous
         output that ``present`` would stat, from a process without threads (``build``)."""
+        from .forked import can_fork, start
+
         if (
             self._present is not None
             or self._ahead is not None
             or self.trust_own_writes
             or len(self.old) < AHEAD_FROM
-            or not hasattr(os, "fork")
-            or threading.active_count() != 1
+            or not can_fork()
             or not os.path.isdir(self._out)
         ):
             return
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: list the manifest's files that are missing, send them, exit at once
-            status = 1
-            try:
-                os.close(read_end)
-                isfile, out = os.path.isfile, self._out
-                missing = [path for path in self.old if not isfile(f"{out}/{path}")]
-                with os.fdopen(write_end, "wb") as pipe:
-                    pickle.dump(missing, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        self._ahead = (pid, read_end)
+        out, isfile = self._out, os.path.isfile
+        # the child: the manifest's files that are missing
+        self._ahead = start(lambda: [path for path in self.old if not isfile(f"{out}/{path}")])
 
     def _collect_ahead(self) -> set[str] | None:
         """The child's answer as ``present`` gives it (None when it failed)."""

@@ -107,7 +107,6 @@ class PageMemo:
     lazy: bool = False  # hits from the old output may be returned as Reuse (the sink must accept them)
     _used: dict[str, bytes] = field(default_factory=dict)
     _used_digests: dict[str, str] = field(default_factory=dict)
-    _old_root: str | None = None
     # Files of the old output that exist (``OutputFiles.present``), shared with the write stage.
     present: Callable[[], set[str]] | None = None
     # (template, id(post)) -> (post, html) of ``Renderer.fragment``, kept between serve builds while
@@ -146,7 +145,6 @@ class PageMemo:
         self._item_fp = {}
         self._used = {}
         self._used_digests = {}
-        self._old_root = None
         if base != self._fragments_base:  # fragments are pure functions of a post and the build-wide inputs
             self.fragments, self._fragments_base = {}, base
         self._fragments_used = {}
@@ -157,54 +155,29 @@ class PageMemo:
         """This build's plan, kept by ``finish`` (a build that fails keeps the last one)."""
         self._plan_offered = plan
 
-    def kept(self, key: str) -> bytes | None:
-        """The page the last build rendered under ``key``, now used by this one (serve)."""
-        data = self.in_memory.get(key)
-        if data is not None:
-            self.hits += 1
-            self._used_digests[key] = data.known_digest  # type: ignore[attr-defined]  # put() made it KnownBytes
-            self._used[key] = data
-        return data
-
-    def kept_all(self, keys: Sequence[str | None]) -> list[bytes | None]:
-        """``kept`` for many keys at once (serve's fast pass: ~14,000 pages; C-level maps, no loop)."""
-        out: list[bytes | None] = list(map(self.in_memory.get, keys))  # type: ignore[arg-type]  # (None: None)
-        found = [i for i, data in enumerate(out) if data is not None] if None in out else range(len(out))
-        hit_keys = [keys[i] for i in found]
-        hit_data = [out[i] for i in found]
-        before = len(self._used_digests)
-        self._used.update(zip(hit_keys, hit_data, strict=True))  # type: ignore[arg-type]
-        self._used_digests.update(zip(hit_keys, map(_KNOWN_DIGEST, hit_data), strict=True))  # type: ignore[arg-type]
-        self.hits += len(self._used_digests) - before
-        return out
-
     def get_all(self, keys: Sequence[str | None]) -> list[bytes | None]:
-        """``get`` for many keys at once (build's fast pass: ~14,000 pages left in the previous
-        output, each a ``Reuse``; the lookups of ``_from_old_output`` inlined)."""
-        if self.retain or not self.lazy or self.old_output is None:
-            get = self.get
-            return [get(key) if key is not None else None for key in keys]
-        wanted_of, where_of = self.digests.get, self.old_by_digest.get
-        present = self.present() if self.present is not None else None
-        root = str(self.old_output)
-        used = self._used_digests
-        out: list[bytes | None] = []
-        add = out.append
-        found = 0
-        for key in keys:
-            wanted = wanted_of(key) if key is not None else None
-            where = where_of(wanted) if wanted is not None else None
-            if key is None or wanted is None or where is None:
-                add(None)
-            elif where not in present if present is not None else not os.path.isfile(f"{root}/{where}"):
-                add(None)  # deleted by hand: render it again
-            else:
-                used[key] = wanted
-                add(Reuse(wanted, f"{root}/{where}"))  # type: ignore[arg-type]  # bytes-like to the sink
-                found += 1
-        self.hits += found
-        self.misses += sum(1 for key in keys if key is not None) - found
+        """``get`` for many keys at once (a fast pass: ~14,000 pages). Pages this process holds
+        (serve) are taken with C-level maps; the rest come from the previous output
+        (``_from_old_output``: build leaves them there unread, as ``Reuse``)."""
+        out: list[bytes | None] = list(map(self.in_memory.get, keys))  # type: ignore[arg-type]  # (None: None)
+        held = [i for i, data in enumerate(out) if data is not None] if None in out else range(len(out))
+        self._note_used([keys[i] for i in held], [out[i] for i in held])  # type: ignore[misc]
+        wanted = [i for i, data in enumerate(out) if data is None and keys[i] is not None]
+        if wanted:
+            found = self._from_old_output([keys[i] for i in wanted])  # type: ignore[misc]
+            hits = [(i, data) for i, data in zip(wanted, found, strict=True) if data is not None]
+            self._note_used([keys[i] for i, _ in hits], [data for _, data in hits])  # type: ignore[misc]
+            for i, data in hits:
+                out[i] = data
+            self.misses += len(wanted) - len(hits)
         return out
+
+    def _note_used(self, keys: Sequence[str], pages: Sequence[bytes]) -> None:
+        """Pages this build uses as they are (each ``KnownBytes`` or ``Reuse``: digests known)."""
+        self.hits += len(keys)
+        self._used_digests.update(zip(keys, map(_KNOWN_DIGEST, pages), strict=True))
+        if self.retain:
+            self._used.update(zip(keys, pages, strict=True))
 
     def reuse_fingerprints(self, fingerprints: Mapping[int, tuple[Any, bytes]]) -> None:
         """Post fingerprints of the last build, for posts that are the same objects with the same
@@ -295,12 +268,11 @@ class PageMemo:
     def get(self, key: str) -> bytes | None:
         data = self.in_memory.get(key)
         if data is None:
-            data = self._from_old_output(key)
+            data = self._from_old_output([key])[0]
         if data is None:
             self.misses += 1
-        else:
-            self.hits += 1
-            self.put(key, data)
+            return None
+        self._note_used([key], [data])
         return data
 
     def put(self, key: str, data: bytes) -> bytes:
@@ -395,27 +367,34 @@ class PageMemo:
                 _atomic_write(_blocks_path(path), pickle.dumps({"format": FORMAT, "blocks": blocks}, protocol=5))
                 self._blocks_changed = False
 
-    def _from_old_output(self, key: str) -> bytes | None:
-        wanted = self.digests.get(key)
-        where = self.old_by_digest.get(wanted) if wanted else None
-        if where is None or wanted is None or self.old_output is None:
-            return None
-        if self.lazy and not self.retain:
-            if self._old_root is None:
-                self._old_root = str(self.old_output)
-            target = f"{self._old_root}/{where}"
-            if self.present is not None:  # the write stage's one stat pass over the old output
-                if where not in self.present():
-                    return None  # deleted by hand: render it again
-            elif not os.path.isfile(target):
-                return None
-            return Reuse(wanted, target)  # type: ignore[return-value]
-        try:
-            data = (self.old_output / where).read_bytes()
-        except OSError:
-            return None
-        # Trusted like the write stage trusts it: the manifest says this file has these bytes.
-        return KnownBytes(data, wanted) if len(data) else None
+    def _from_old_output(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The pages of the previous output the last build made under ``keys`` (None where there
+        is none, or its file is gone). ``build`` (``lazy``): each a ``Reuse`` of the file, left
+        unread; serve: the bytes, read now. Trusted like the write stage trusts them: the
+        manifest says these files have these bytes."""
+        if self.old_output is None:
+            return [None] * len(keys)
+        wanted_of, where_of = self.digests.get, self.old_by_digest.get
+        root = str(self.old_output)
+        lazy = self.lazy and not self.retain
+        present = self.present() if lazy and self.present is not None else None  # the write stage's stat pass
+        out: list[bytes | None] = []
+        for key in keys:
+            wanted = wanted_of(key)
+            where = where_of(wanted) if wanted is not None else None
+            if wanted is None or where is None:
+                out.append(None)
+            elif lazy:
+                gone = where not in present if present is not None else not os.path.isfile(f"{root}/{where}")
+                out.append(None if gone else Reuse(wanted, f"{root}/{where}"))  # type: ignore[arg-type]
+            else:
+                try:
+                    with open(f"{root}/{where}", "rb") as handle:
+                        data = handle.read()
+                except OSError:
+                    data = b""
+                out.append(KnownBytes(data, wanted) if data else None)
+        return out
 
     # --- fingerprints ----------------------------------------------------------------------------
     def _feed(self, out: list[bytes], value: Any) -> None:

@@ -12,7 +12,6 @@ processes instead, each inheriting the texts and sending back only parsed posts.
 from __future__ import annotations
 
 import contextlib
-import gc
 import multiprocessing
 import os
 import pickle
@@ -154,10 +153,9 @@ def _parse_forked(
     total = len(items)
     bounds = [total * i // jobs for i in range(jobs + 1)]
     children: list[tuple[int, Any, int, int]] = []
-    frozen_here = gc.get_freeze_count() == 0
-    if frozen_here:
-        gc.freeze()  # the children's collector need not touch (and so copy) the inherited objects
-    try:
+    from .forked import frozen_for_fork
+
+    with frozen_for_fork():
         for index in range(1, jobs):
             low, high = bounds[index], bounds[index + 1]
             spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the child is reaped
@@ -174,9 +172,6 @@ def _parse_forked(
                 finally:
                     os._exit(status)
             children.append((pid, spool, low, high))
-    finally:
-        if frozen_here:
-            gc.unfreeze()
     outcomes: list[Outcome] = []
     mine = bounds[1]
     try:

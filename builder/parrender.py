@@ -17,7 +17,6 @@ rebuilds and runs threads) and builds that reuse most pages stay in one process.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import pickle
 import signal
@@ -129,11 +128,10 @@ def _render_forked(
     prepare = getattr(out, "prepare_for_workers", None)
     if prepare is not None:
         prepare()  # one staging folder and one stat pass, shared by every process
-    frozen_here = gc.get_freeze_count() == 0  # (the build may have frozen the site already)
-    if frozen_here:
-        gc.freeze()  # the collector would otherwise touch (and so copy) every inherited object
+    from .forked import frozen_for_fork
+
     children: list[tuple[int, int]] = []
-    try:
+    with frozen_for_fork():
         for index in range(1, jobs):
             read_end, write_end = os.pipe()
             pid = os.fork()
@@ -142,9 +140,6 @@ def _render_forked(
                 _child(renderer, pages, out, Share(index, jobs), write_end)
             os.close(write_end)
             children.append((pid, read_end))
-    finally:
-        if frozen_here:
-            gc.unfreeze()
     share = Share(0, jobs)
     renderer.share = share
     failure: tuple[int, BaseException] | None = None

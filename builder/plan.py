@@ -57,7 +57,6 @@ class PagePlan:
     sitemap: tuple[frozenset[str], str] | None = None  # (the paths it lists, its page key)
     fast: bool = False
     track_readers: bool = True  # serve; build finds readers in its StoredPlan instead
-    track_months: bool = False  # remember the archive months' keys (``months``)
     # build's fast pass: the stored plan it started from, and the entries it rendered again
     stored_from: StoredPlan | None = None
     updates: dict[int, PlanEntry] = field(default_factory=dict)

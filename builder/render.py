@@ -161,7 +161,6 @@ class Renderer:
         # What this build renders from which posts, for the next build's fast pass (builder/plan.py):
         # kept in memory by serve, saved in the cache folder by build.
         self._plan: PagePlan | None = None
-        self.fast_pass = False  # this build reuses the listed pages the last build's plan allows
         # a fast pass: the last plan's archive months, and the sources of the edited posts
         self._unchanged_months: Mapping[tuple[int, int], tuple[tuple[str, ...], str]] | None = None
         self._changed: frozenset[str] = frozenset()
@@ -169,7 +168,6 @@ class Renderer:
             self._plan = PagePlan(memo.base, site.posts, site.tags, site.related, site.posts_by_round, site.network)
             self._plan.now = site.now
             self._plan.track_readers = memo.retain  # build finds them in its StoredPlan
-            self._plan.track_months = True  # the keys of the archive's months, for the next fast pass
         self._recording = True
         self._noted: PlanEntry | None = None
         env.globals.update(
@@ -254,14 +252,14 @@ class Renderer:
         template = "partials/archive_month.html"
         key = None
         plan = self._plan
-        sources = tuple(map(_SOURCE_OF, posts)) if plan is not None and plan.track_months else ()
+        sources = tuple(map(_SOURCE_OF, posts)) if plan is not None else ()
         if self._unchanged_months is not None:  # a fast pass: the last build's key of an untouched month
             stored = self._unchanged_months.get((year, month))
             if stored is not None and stored[0] == sources and self._changed.isdisjoint(sources):
                 key = stored[1]
         if key is None and self.memo is not None and not self.memo.deep_tags:
             key = self.memo.items_key(template, posts, f"{year}|{month}")
-        if plan is not None and plan.track_months and key is not None:
+        if plan is not None and key is not None:
             plan.months[(year, month)] = (sources, key)
         if key is not None:
             cached = self.memo.block(key)
@@ -496,12 +494,10 @@ class Renderer:
         for i, (noted, _page) in done.items():
             entries[i] = noted
         memo.reuse_fingerprints(old.fingerprints)  # same posts, same flags: same fingerprints
-        plan.entries, plan.readers, plan.sitemap, plan.fast = entries, old.readers, old.sitemap, True
-        self.fast_pass = True
-        plan.months = dict(old.months)  # the same posts on the same dates: the same months
-        if changed:  # the archive shows the edited posts: its months untouched by them keep their keys
-            self._unchanged_months, self._changed = old.months, frozenset(post.source for post in changed)
-        return self._reused(entries, {i: page for i, (_noted, page) in done.items()})
+        plan.entries, plan.readers = entries, old.readers
+        self._begin_fast_pass(plan, old, changed)
+        paths = [entry[0] for entry in entries]
+        return self._reused(paths, [entry[2] for entry in entries], done, lambda i: entries[i][1])
 
     def _fast_pages_stored(self, old: StoredPlan, plan: PagePlan) -> Iterator[Any] | None:
         """``_fast_pages`` for ``build``: the plan an earlier process saved; the pages not made
@@ -515,12 +511,21 @@ class Renderer:
         if done is None:
             return None
         plan.stored_from, plan.updates = old, {i: noted for i, (noted, _page) in done.items()}
-        plan.sitemap, plan.fast = old.sitemap, True
-        self.fast_pass = True
-        plan.months = dict(old.months)  # the same posts on the same dates: the same months
-        if changed:  # (none changed: the archive is keyed as usual, and may well be reused)
+        self._begin_fast_pass(plan, old, changed)
+        return self._reused(old.paths, old.keys, done, old.recipes.__getitem__)
+
+    @property
+    def fast_pass(self) -> bool:
+        """This build reuses the listed pages the last build's plan allows (it then never forks)."""
+        return self._plan is not None and self._plan.fast
+
+    def _begin_fast_pass(self, plan: PagePlan, old: PagePlan | StoredPlan, changed: Sequence[Post]) -> None:
+        """What both fast passes keep from the last plan: the sitemap's key and the archive's
+        months (the same posts on the same dates); months untouched by the edited posts keep
+        their keys (with none edited, the archive is keyed as usual and may well be reused)."""
+        plan.sitemap, plan.fast, plan.months = old.sitemap, True, dict(old.months)
+        if changed:
             self._unchanged_months, self._changed = old.months, frozenset(post.source for post in changed)
-        return self._kept(old, {i: page for i, (_noted, page) in done.items()})
 
     def _render_again(
         self, todo: set[int], entry: Callable[[int], PlanEntry]
@@ -540,15 +545,17 @@ class Renderer:
             done[i] = (noted, page)
         return done
 
-    def _reused(self, entries: list[PlanEntry], fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[Any]:
-        """serve: the last build's pages from memory, the fresh ones in their places."""
-        kept = self.memo.kept_all([None if i in fresh else entry[2] for i, entry in enumerate(entries)])
-        return self._in_batches([entry[0] for entry in entries], kept, fresh, lambda i: entries[i][1])
-
-    def _kept(self, old: StoredPlan, fresh: Mapping[int, tuple[str, bytes]]) -> Iterator[Any]:
-        """build: the stored plan's pages: fresh ones, the rest from the previous output (rendered if gone)."""
-        kept = self.memo.get_all([None if i in fresh else key for i, key in enumerate(old.keys)])
-        return self._in_batches(old.paths, kept, fresh, old.recipes.__getitem__)
+    def _reused(
+        self,
+        paths: Sequence[str],
+        keys: Sequence[str | None],
+        done: Mapping[int, tuple[PlanEntry, tuple[str, bytes]]],
+        recipe: Callable[[int], tuple[Any, ...]],
+    ) -> Iterator[Any]:
+        """The last plan's pages: those in ``done`` rendered again, the rest as the last build left
+        them (serve: in memory; build: the previous output's files, unread), rendered if gone."""
+        kept = self.memo.get_all([None if i in done else key for i, key in enumerate(keys)])
+        return self._in_batches(paths, kept, {i: page for i, (_noted, page) in done.items()}, recipe)
 
     def _in_batches(
         self,
@@ -775,8 +782,7 @@ class Renderer:
         listed = frozenset(paths)
         plan = self._plan
         if plan is not None and plan.fast and plan.sitemap is not None and plan.sitemap[0] == listed:
-            last = plan.sitemap[1]
-            kept = self.memo.kept(last) if isinstance(self.memo.plan, PagePlan) else self.memo.get(last)
+            kept = self.memo.get(plan.sitemap[1])
             if kept is not None:
                 return kept
         lastmod = {p.url: (p.updated or p.date) for p in self.site.posts}

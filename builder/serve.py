@@ -761,9 +761,10 @@ class DevServer:
                 self.rebuild(paths)
                 untidy = True
             elif untidy and not self._stop.is_set():
-                missed = self._unseen_changes()
-                if missed:  # the watcher missed these (rebuilds trust it for which posts changed)
-                    self.rebuild(missed)
+                # the watcher missed these (rebuilds trust it for which posts changed); not after a
+                # failed build, whose paths are passed again with the next change anyway
+                missed = self._unseen_changes() if not self._unbuilt else []
+                if missed and self.rebuild(missed):
                     continue
                 self._flush_builder()  # the post index, page digests, state: for a later ``build``
                 tidy_memory()

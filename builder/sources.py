@@ -107,10 +107,9 @@ def posts_in_listing(content: Sequence[tuple[str, int, int]]) -> list[tuple[str,
     """``scan_posts`` from an existing walk of content/ ((path under content/, size, mtime_ns))."""
     found = []
     for rel, size, mtime in content:
-        if not rel.endswith(".md") or not rel.startswith("posts/"):
+        if not rel.startswith("posts/"):
             continue
-        marked = rel[5:] + "/"  # "/a/b.md/": a hidden part starts after a "/" or ends before one
-        if "/." in marked or "/_" in marked or "~/" in marked:
+        if not is_post_path(rel[6:]):
             continue
         found.append((tuple(rel[6:].split("/")), "content/" + rel, size, mtime))
     found.sort(key=itemgetter(0))
@@ -134,8 +133,8 @@ def _posts(
     for rel, size, mtime in scan_posts(root) if content is None else posts_in_listing(content):
         stats[rel] = (size, mtime)
         record = known.get(rel)
-        if record is not None and record[0] == size and record[1] == mtime and mtime < racy_after:
-            unread[rel] = record[2]
+        if _unchanged(record, size, mtime, racy_after):
+            unread[rel] = record[2]  # type: ignore[index]
             posts.append((rel, ""))
         else:
             posts.append((rel, _read(root / rel, root)))
@@ -159,8 +158,7 @@ def read_sources(
     read: see ``Sources.unread``. ``content``: a listing of content/ made moments ago
     (``cache.tree_stats``), so the posts are not walked twice.
     """
-    if not root.is_dir():
-        raise SiteError(str(root), None, "site folder not found", "pass --source DIR pointing at a site folder")
+    _require_folder(root)
     posts, unread, stats = _posts(root, known or {}, racy_after, content)
     return _with_the_rest(root, posts, unread, stats)
 
@@ -178,9 +176,8 @@ def reread_sources(
 
     ``prev`` is the last build's, after ``forget_post_texts`` (every post in ``unread``).
     """
-    if not prev.root.is_dir():
-        raise SiteError(str(prev.root), None, "site folder not found", "pass --source DIR pointing at a site folder")
     root = prev.root
+    _require_folder(root)
     posts = list(prev.posts)
     unread = dict(prev.unread)
     stats = dict(prev.post_stats)
@@ -188,8 +185,8 @@ def reread_sources(
     for path, (size, mtime) in changed.items():
         stats[path] = (size, mtime)
         record = known.get(path)
-        if record is not None and record[0] == size and record[1] == mtime and mtime < racy_after:
-            unread[path] = record[2]
+        if _unchanged(record, size, mtime, racy_after):
+            unread[path] = record[2]  # type: ignore[index]
             posts[position[path]] = (path, "")
         else:
             unread.pop(path, None)
@@ -197,11 +194,22 @@ def reread_sources(
     return _with_the_rest(root, tuple(posts), unread, stats)
 
 
+def _unchanged(record: tuple[int, int, str] | None, size: int, mtime: int, racy_after: int) -> bool:
+    """A post whose size and time match the last build's ``record`` and whose time is not so
+    recent (``racy_after``) that an edit within the timestamp's resolution could hide."""
+    return record is not None and record[0] == size and record[1] == mtime and mtime < racy_after
+
+
 def is_post_path(rel: str) -> bool:
     """``rel`` (under content/posts/) names a post: a ``.md`` file with no hidden part (``.x``,
     ``_x``, ``x~``) in its path, as ``scan_posts`` and ``posts_in_listing`` decide."""
     marked = "/" + rel + "/"
     return rel.endswith(".md") and not ("/." in marked or "/_" in marked or "~/" in marked)
+
+
+def _require_folder(root: Path) -> None:
+    if not root.is_dir():
+        raise SiteError(str(root), None, "site folder not found", "pass --source DIR pointing at a site folder")
 
 
 def _with_the_rest(

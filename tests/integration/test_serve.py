@@ -793,3 +793,39 @@ def test_an_edit_the_watcher_missed_shows_up_after_the_next_rebuild(
         write_post(site, "2020-02-01-second.md", "Second", "Heard.", date="2020-02-01", tags=["beta"])
         wait_until(lambda: b"Heard." in get(srv.port, post_url("second"))[2], what="the heard edit")
         wait_until(lambda: b"nobody heard" in get(srv.port, post_url("hello"))[2], what="the missed edit")
+
+
+def test_a_missed_edit_that_breaks_the_build_is_reported_once(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idle walk rebuilds a missed edit; when that build fails, it is not retried every second."""
+    from builder import serve as serve_module
+
+    real = serve_module._Recorder.dispatch
+
+    def deaf_to_hello(self: object, event: Any) -> None:
+        if "hello" not in str(getattr(event, "src_path", "")):
+            real(self, event)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(serve_module._Recorder, "dispatch", deaf_to_hello)
+    log = io.StringIO()
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=True, serve=True)
+    with DevServer(options, port=0, out=log).start() as srv:
+        (site / "content/posts/2020-01-01-hello.md").write_text("---\ntitle: [unclosed\n---\nBroken.\n")
+        write_post(site, "2020-02-01-second.md", "Second", "Heard.", date="2020-02-01", tags=["beta"])
+        wait_until(lambda: "build failed" in log.getvalue(), what="the missed, broken edit to be built")
+        time.sleep(3.5)  # three more idle seconds: no rebuild of the same failure
+        assert log.getvalue().count("build failed") == 1
+        assert b"Heard." in get(srv.port, post_url("second"))[2]
+
+
+def test_a_failed_build_is_not_built_again_when_idle(site: Path, tmp_path: Path) -> None:
+    """Its changes are passed again with the next save; the idle walk does not retry them."""
+    log = io.StringIO()
+    options = BuildOptions(source=site, output=tmp_path / "out", drafts=True, serve=True)
+    with DevServer(options, port=0, out=log).start():
+        time.sleep(0.5)
+        (site / "content/posts/2020-01-01-hello.md").write_text("---\ntitle: [unclosed\n---\nBroken.\n")
+        wait_until(lambda: "build failed" in log.getvalue(), what="the broken edit to be built")
+        time.sleep(3.5)
+        assert log.getvalue().count("build failed") == 1

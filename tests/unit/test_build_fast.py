@@ -21,8 +21,8 @@ from conftest import (
     output_files,
 )
 
+from builder import forked, parrender
 from builder import outfiles as outfiles_module
-from builder import parrender
 from builder import render as render_module
 from builder.build import Builder, BuildOptions, _plan_path
 from builder.cache import prune
@@ -237,7 +237,7 @@ def test_the_stat_pass_run_ahead_in_a_child_finds_the_same_files(
     assert sink.present() == present_files(str(out), manifest) == {"index.html", "a/index.html", "a/feed.xml"}
     assert sink._ahead is None
     failing = OutputFiles(out, manifest)
-    monkeypatch.setattr(outfiles_module.pickle, "dump", _boom)  # the child fails to answer
+    monkeypatch.setattr(forked.pickle, "dump", _boom)  # the child fails to answer
     failing.check_ahead()
     assert failing.present() == present_files(str(out), manifest)  # stat here instead
     unasked = OutputFiles(out, manifest)
